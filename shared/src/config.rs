@@ -1,0 +1,131 @@
+//! Configuration from the environment.
+//!
+//! Lambda hands configuration to functions and extensions only through
+//! environment variables, so every setting here is read from one, and every
+//! error names the variable and says what a valid value looks like.
+
+use std::time::Duration;
+
+/// A setting that is missing or malformed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {name} is not set{hint}")]
+    Missing { name: String, hint: String },
+    #[error("environment variable {name} is empty{hint}")]
+    Empty { name: String, hint: String },
+    #[error("environment variable {name}={value:?} is not valid: expected {expected}")]
+    Invalid {
+        name: String,
+        value: String,
+        expected: String,
+    },
+}
+
+/// Reads configuration from a source of variables (the process environment,
+/// or a map in tests).
+#[derive(Clone)]
+pub struct Env<F = fn(&str) -> Option<String>> {
+    lookup: F,
+}
+
+impl Env {
+    /// The process environment.
+    pub fn process() -> Self {
+        Env {
+            lookup: |name| std::env::var(name).ok(),
+        }
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// Any lookup function; tests pass a closure over a map.
+    pub fn from_fn(lookup: F) -> Self {
+        Env { lookup }
+    }
+
+    /// The value, or `None` when the variable is unset or empty.
+    pub fn optional(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// A variable that must be set to a non-empty value. `hint` tells the user
+    /// how to set it (for example which template parameter feeds it).
+    pub fn required(&self, name: &str, hint: &str) -> Result<String, ConfigError> {
+        let hint = if hint.is_empty() {
+            String::new()
+        } else {
+            format!(": {hint}")
+        };
+        match (self.lookup)(name) {
+            None => Err(ConfigError::Missing {
+                name: name.into(),
+                hint,
+            }),
+            Some(v) if v.trim().is_empty() => Err(ConfigError::Empty {
+                name: name.into(),
+                hint,
+            }),
+            Some(v) => Ok(v),
+        }
+    }
+
+    /// A whole number of milliseconds, or `default` when unset.
+    pub fn millis(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| ConfigError::Invalid {
+                    name: name.into(),
+                    value: v,
+                    expected: "a whole number of milliseconds, such as 5000".into(),
+                }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Env::from_fn(move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn required_names_the_variable_and_the_fix() {
+        let err = env(&[])
+            .required("S3_BUCKET_NAME", "set it to the bucket")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable S3_BUCKET_NAME is not set: set it to the bucket"
+        );
+        let err = env(&[("S3_BUCKET_NAME", " ")])
+            .required("S3_BUCKET_NAME", "")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable S3_BUCKET_NAME is empty"
+        );
+    }
+
+    #[test]
+    fn millis_defaults_parses_and_rejects() {
+        let d = Duration::from_millis(5000);
+        assert_eq!(env(&[]).millis("WORK_MS", d), Ok(d));
+        assert_eq!(
+            env(&[("WORK_MS", "0")]).millis("WORK_MS", d),
+            Ok(Duration::ZERO)
+        );
+        let err = env(&[("WORK_MS", "5s")]).millis("WORK_MS", d).unwrap_err();
+        assert!(err.to_string().contains("WORK_MS=\"5s\""), "{err}");
+    }
+}

@@ -1,0 +1,10 @@
+//! Helpers shared by every example in this repository.
+//!
+//! Each module does one job that at least two examples need:
+//! - [`config`]: read settings from environment variables with errors that name the variable;
+//! - [`logging`]: a `tracing` subscriber that honours Lambda's logging controls;
+//! - [`runtime_api`]: turn `AWS_LAMBDA_RUNTIME_API` into base URLs for the Runtime and Extensions APIs.
+
+pub mod config;
+pub mod logging;
+pub mod runtime_api;

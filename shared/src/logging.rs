@@ -1,0 +1,74 @@
+//! Logging that follows Lambda's logging controls.
+//!
+//! Lambda passes the function's log settings as `AWS_LAMBDA_LOG_FORMAT`
+//! (`Text` or `JSON`) and `AWS_LAMBDA_LOG_LEVEL`. The level wins over
+//! `RUST_LOG`, as in the official runtime, so one setting in the function's
+//! configuration controls every process of the environment.
+
+use tracing_subscriber::EnvFilter;
+
+/// The output format chosen by `AWS_LAMBDA_LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// `JSON` (any case) selects JSON lines; anything else is Text, Lambda's default.
+    pub fn from_env_value(value: Option<&str>) -> Self {
+        match value {
+            Some(v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
+            _ => LogFormat::Text,
+        }
+    }
+}
+
+/// The filter directive: `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`.
+pub fn filter_directive(lambda_level: Option<&str>, rust_log: Option<&str>) -> String {
+    match (lambda_level, rust_log) {
+        (Some(level), _) if !level.trim().is_empty() => level.trim().to_lowercase(),
+        (_, Some(rust_log)) if !rust_log.trim().is_empty() => rust_log.to_string(),
+        _ => "info".to_string(),
+    }
+}
+
+/// Installs the global subscriber, writing to stdout without ANSI colours
+/// (Lambda captures stdout line by line) and without timestamps in Text mode
+/// (the platform stamps every line itself).
+pub fn init() {
+    let format = LogFormat::from_env_value(std::env::var("AWS_LAMBDA_LOG_FORMAT").ok().as_deref());
+    let directive = filter_directive(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
+    let filter = EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_target(false)
+        .with_writer(std::io::stdout);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.without_time().init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_level_wins_over_rust_log() {
+        assert_eq!(filter_directive(Some("DEBUG"), Some("warn")), "debug");
+        assert_eq!(filter_directive(None, Some("warn")), "warn");
+        assert_eq!(filter_directive(Some(""), None), "info");
+    }
+
+    #[test]
+    fn json_only_when_asked() {
+        assert_eq!(LogFormat::from_env_value(Some("JSON")), LogFormat::Json);
+        assert_eq!(LogFormat::from_env_value(Some("Text")), LogFormat::Text);
+        assert_eq!(LogFormat::from_env_value(None), LogFormat::Text);
+    }
+}
