@@ -1,0 +1,160 @@
+//! The environment variables of the runtime and of the extensions (reference §8).
+//!
+//! The two sets differ: extensions do not see the handler, the task root, the
+//! log group or anything that starts with `_`. Values are offline defaults:
+//! dummy credentials, one region, one account.
+
+use std::path::Path;
+
+use crate::config::Config;
+
+/// Variables both sets take from the host, so that scripts find their tools.
+/// Lambda's own `PATH` would point at folders this machine does not have.
+fn host_path(opt_dirs: &[std::path::PathBuf]) -> String {
+    let mut parts: Vec<String> = opt_dirs
+        .iter()
+        .rev()
+        .map(|d| d.join("bin").display().to_string())
+        .collect();
+    parts.push(std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()));
+    parts.join(":")
+}
+
+fn library_path(task_root: &Path, opt_dirs: &[std::path::PathBuf]) -> String {
+    let mut parts = vec![
+        task_root.display().to_string(),
+        task_root.join("lib").display().to_string(),
+    ];
+    parts.extend(
+        opt_dirs
+            .iter()
+            .rev()
+            .map(|d| d.join("lib").display().to_string()),
+    );
+    if let Ok(host) = std::env::var("LD_LIBRARY_PATH") {
+        parts.push(host);
+    }
+    parts.join(":")
+}
+
+/// Variables the runtime and the extensions both receive.
+fn common(config: &Config, runtime_api: &str, task_root: &Path) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = vec![
+        ("AWS_LAMBDA_RUNTIME_API".into(), runtime_api.into()),
+        (
+            "AWS_LAMBDA_FUNCTION_NAME".into(),
+            config.function_name.clone(),
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
+            config.memory_mb.to_string(),
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_VERSION".into(),
+            config.function_version.clone(),
+        ),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
+        ("AWS_REGION".into(), config.region.clone()),
+        ("AWS_DEFAULT_REGION".into(), config.region.clone()),
+        ("AWS_ACCESS_KEY_ID".into(), "AKIASANDBOXEXAMPLE00".into()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            "sandbox/secret/access/key/not/a/real/one".into(),
+        ),
+        ("AWS_SESSION_TOKEN".into(), "sandbox-session-token".into()),
+        ("TZ".into(), ":UTC".into()),
+        ("LANG".into(), "en_US.UTF-8".into()),
+        ("PATH".into(), host_path(&config.opt_dirs)),
+        (
+            "LD_LIBRARY_PATH".into(),
+            library_path(task_root, &config.opt_dirs),
+        ),
+    ];
+    // Customer variables come last so that they can override the defaults, as
+    // on AWS; names starting with `_` are reserved and filtered out.
+    vars.extend(
+        config
+            .env
+            .iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .cloned(),
+    );
+    vars
+}
+
+/// The runtime (`bootstrap`) set.
+pub fn runtime(config: &Config, runtime_api: &str, task_root: &Path) -> Vec<(String, String)> {
+    let log_group = format!("/aws/lambda/{}", config.function_name);
+    let mut vars = vec![
+        ("_HANDLER".to_string(), config.handler.clone()),
+        ("LAMBDA_TASK_ROOT".into(), task_root.display().to_string()),
+        ("LAMBDA_RUNTIME_DIR".into(), "/var/runtime".into()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME".into(), log_group),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME".into(),
+            format!(
+                "{}/[{}]sandbox",
+                chrono::Utc::now().format("%Y/%m/%d"),
+                config.function_version
+            ),
+        ),
+        (
+            "AWS_XRAY_DAEMON_ADDRESS".into(),
+            "169.254.79.129:2000".into(),
+        ),
+        ("_AWS_XRAY_DAEMON_ADDRESS".into(), "169.254.79.129".into()),
+        ("_AWS_XRAY_DAEMON_PORT".into(), "2000".into()),
+        ("AWS_XRAY_CONTEXT_MISSING".into(), "LOG_ERROR".into()),
+    ];
+    // Custom runtimes get no AWS_EXECUTION_ENV.
+    vars.extend(common(config, runtime_api, task_root));
+    vars
+}
+
+/// The extension set: no handler, task root, log group or `_` variables.
+pub fn extension(config: &Config, runtime_api: &str, task_root: &Path) -> Vec<(String, String)> {
+    common(config, runtime_api, task_root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(vars: &[(String, String)]) -> Vec<&str> {
+        vars.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    #[test]
+    fn extensions_do_not_see_runtime_only_variables() {
+        let config = Config {
+            env: vec![
+                ("GREETING".into(), "hi".into()),
+                ("_SECRET".into(), "x".into()),
+            ],
+            ..Config::default()
+        };
+        let root = Path::new("/var/task");
+        let rt = runtime(&config, "127.0.0.1:9001", root);
+        let ext = extension(&config, "127.0.0.1:9001", root);
+        for var in [
+            "_HANDLER",
+            "LAMBDA_TASK_ROOT",
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "AWS_LAMBDA_RUNTIME_API",
+            "GREETING",
+        ] {
+            assert!(names(&rt).contains(&var), "runtime lacks {var}");
+        }
+        for var in [
+            "_HANDLER",
+            "LAMBDA_TASK_ROOT",
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "_AWS_XRAY_DAEMON_PORT",
+            "AWS_EXECUTION_ENV",
+        ] {
+            assert!(!names(&ext).contains(&var), "extension sees {var}");
+        }
+        assert!(names(&ext).contains(&"GREETING"));
+        assert!(!names(&rt).contains(&"_SECRET") && !names(&ext).contains(&"_SECRET"));
+    }
+}

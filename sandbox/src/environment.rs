@@ -1,0 +1,211 @@
+//! The library API: start an execution environment, invoke it, read what it
+//! recorded, shut it down.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use lambda_sandbox::{Config, Environment, InvokeRequest};
+//! let env = Environment::start(Config {
+//!     task_root: Some("target/debug/my-function".into()),
+//!     ..Config::default()
+//! })
+//! .await?;
+//! let result = env.invoke(InvokeRequest::json(&serde_json::json!({"hello": "world"}))).await;
+//! println!("{} {}", result.status, String::from_utf8_lossy(&result.payload));
+//! env.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::{Mutex, oneshot};
+
+use crate::config::Config;
+use crate::journal::{Journal, Record};
+use crate::layers::{Layout, PackagingError};
+use crate::process::Process;
+use crate::state::Shared;
+use crate::{api, init, invoke, shutdown};
+
+/// Why an environment could not start at all.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Packaging(#[from] PackagingError),
+    #[error("cannot listen for the Runtime API on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// One invocation, as a caller sends it.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeRequest {
+    pub payload: Bytes,
+    pub content_type: Option<String>,
+    /// Base64-decoded client context, passed through as Lambda does.
+    pub client_context: Option<String>,
+    pub cognito_identity: Option<String>,
+}
+
+impl InvokeRequest {
+    pub fn json(value: &serde_json::Value) -> Self {
+        InvokeRequest {
+            payload: Bytes::from(value.to_string()),
+            ..Self::default()
+        }
+    }
+}
+
+/// How an invocation ended, in the platform's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Success,
+    Error,
+    Timeout,
+    Failure,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            Status::Success => "success",
+            Status::Error => "error",
+            Status::Timeout => "timeout",
+            Status::Failure => "failure",
+        };
+        f.write_str(text)
+    }
+}
+
+/// What the caller receives, as soon as the runtime answers.
+#[derive(Debug, Clone)]
+pub struct InvokeResult {
+    pub request_id: String,
+    pub status: Status,
+    pub payload: Bytes,
+    pub content_type: String,
+    /// The error's type as the caller sees it, when the invocation failed.
+    pub error_type: Option<String>,
+}
+
+/// The processes of the current generation and whether Init has completed.
+#[derive(Default)]
+pub(crate) struct Instance {
+    pub runtime: Option<Process>,
+    pub extensions: Vec<Process>,
+    pub initialized: bool,
+    /// The Init duration, reported with the first invoke after it.
+    pub init_duration_ms: Option<f64>,
+}
+
+impl Instance {
+    pub fn processes(&self) -> impl Iterator<Item = &Process> {
+        self.runtime.iter().chain(self.extensions.iter())
+    }
+}
+
+pub(crate) struct Core {
+    pub shared: Arc<Shared>,
+    pub layout: Layout,
+    pub runtime_api: SocketAddr,
+    /// Held for a whole phase: Lambda runs one phase at a time per environment.
+    pub instance: Arc<Mutex<Instance>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A running execution environment.
+#[derive(Clone)]
+pub struct Environment {
+    core: Arc<Core>,
+}
+
+impl Environment {
+    /// Checks the files, opens the Runtime API and runs Init. An Init that
+    /// fails is not an error here: as on Lambda, the first invoke retries it.
+    pub async fn start(config: Config) -> Result<Environment, StartError> {
+        let layout = Layout::resolve(&config)?;
+        let journal = Arc::new(Journal::new(config.echo));
+        let requested = config.runtime_api;
+        let shared = Arc::new(Shared::new(Arc::new(config), journal));
+        let (runtime_api, server) =
+            api::serve(shared.clone(), requested)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: requested.map_or("127.0.0.1:0".into(), |a| a.to_string()),
+                    source,
+                })?;
+        shared
+            .journal
+            .note(format!("Runtime API listening on {runtime_api}"));
+        let core = Arc::new(Core {
+            shared,
+            layout,
+            runtime_api,
+            instance: Arc::new(Mutex::new(Instance::default())),
+            server,
+        });
+        {
+            let mut instance = core.instance.lock().await;
+            let _ = init::run(&core, &mut instance, init::Phase::Init).await;
+        }
+        Ok(Environment { core })
+    }
+
+    /// `AWS_LAMBDA_RUNTIME_API` of this environment.
+    pub fn runtime_api(&self) -> SocketAddr {
+        self.core.runtime_api
+    }
+
+    /// Invokes the function and returns as soon as the runtime answers; the
+    /// rest of the phase (extensions finishing, the report, the freeze) goes
+    /// on in the background, and the next call waits for it.
+    pub async fn invoke(&self, request: InvokeRequest) -> InvokeResult {
+        // An owned guard, so that the phase can outlive this call.
+        let instance = self.core.instance.clone().lock_owned().await;
+        let (tx, rx) = oneshot::channel();
+        let core = self.core.clone();
+        tokio::spawn(async move {
+            let mut instance = instance;
+            invoke::run(&core, &mut instance, request, tx).await;
+        });
+        rx.await.expect("the invoke phase always answers")
+    }
+
+    /// Waits until the current phase has finished (the report is out).
+    pub async fn wait_idle(&self) {
+        drop(self.core.instance.lock().await);
+    }
+
+    /// Every platform event and log line so far, in emission order.
+    pub fn records(&self) -> Vec<Record> {
+        self.core.shared.journal.records()
+    }
+
+    /// Process ids of the runtime and the extensions now running.
+    pub async fn pids(&self) -> Vec<i32> {
+        self.core
+            .instance
+            .lock()
+            .await
+            .processes()
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    /// Shuts the environment down with reason `spindown`.
+    pub async fn shutdown(&self) {
+        let mut instance = self.core.instance.lock().await;
+        shutdown::run(&self.core, &mut instance, shutdown::Reason::Spindown).await;
+    }
+}

@@ -1,0 +1,323 @@
+//! The Extensions API, `/2020-01-01` (reference §3): what extensions call.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::api::{ApiError, accepted, header_str};
+use crate::config::MAX_EXTENSIONS;
+use crate::state::{ExtensionFailure, ExtensionState, Shared};
+
+const IDENTIFIER: &str = "lambda-extension-identifier";
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RegisterBody {
+    #[serde(default)]
+    events: Vec<String>,
+    configuration_keys: Option<Value>,
+}
+
+/// `POST /extension/register`.
+pub async fn register(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let name = header_str(&headers, "lambda-extension-name")
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if name.is_empty() {
+        return Err(ApiError::forbidden(
+            "Extension.InvalidExtensionName",
+            "Empty extension name",
+        ));
+    }
+    let request: RegisterBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RegisterBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::forbidden(
+                "InvalidRequestFormat",
+                format!(
+                    "the body must be JSON such as {{\"events\":[\"INVOKE\",\"SHUTDOWN\"]}}: {e}"
+                ),
+            )
+        })?
+    };
+    if request.configuration_keys.is_some() {
+        return Err(ApiError::forbidden(
+            "InvalidRequestFormat",
+            "configurationKeys are deprecated; use environment variables instead",
+        ));
+    }
+    let (mut invoke, mut shutdown) = (false, false);
+    for event in &request.events {
+        match event.as_str() {
+            "INVOKE" => invoke = true,
+            "SHUTDOWN" => shutdown = true,
+            other => {
+                return Err(ApiError::forbidden(
+                    "Extension.InvalidEventType",
+                    format!("unknown event type {other:?}: the events are INVOKE and SHUTDOWN"),
+                ));
+            }
+        }
+    }
+    let wants_account_id = header_str(&headers, "lambda-extension-accept-feature")
+        .is_some_and(|f| f.split(',').any(|f| f.trim() == "accountId"));
+
+    let id = Uuid::new_v4();
+    let (external, stalled) = shared.update(|st| {
+        if !st.registration_open {
+            return Err(ApiError::forbidden(
+                "Extension.RegistrationClosed",
+                "Extension registration closed already: extensions register before the runtime's first next",
+            ));
+        }
+        if st.extensions.len() >= MAX_EXTENSIONS {
+            return Err(ApiError::forbidden(
+                "Extension.TooManyExtensions",
+                format!("Extension limit ({MAX_EXTENSIONS}) reached"),
+            ));
+        }
+        if st.extensions.iter().any(|e| e.name == name) {
+            return Err(ApiError::forbidden(
+                "Extension.InvalidExtensionState",
+                format!("an extension named {name:?} is already registered"),
+            ));
+        }
+        // The platform tells external from internal by the file name alone.
+        let external = st.launched.contains(&name);
+        if !external && shutdown {
+            return Err(ApiError::forbidden(
+                "Extension.InvalidEventType",
+                "ShutdownEventNotSupportedForInternalExtension",
+            ));
+        }
+        st.extensions.push(ExtensionState {
+            id,
+            name: name.clone(),
+            external,
+            invoke,
+            shutdown,
+            waiting: false,
+            initialized: false,
+            idle: false,
+            pending: None,
+            failed: false,
+            shutdown_delivered: false,
+        });
+        Ok((external, st.unregistered_launched()))
+    })?;
+    let kind = if external { "external" } else { "internal" };
+    shared.journal.note(format!(
+        "extension {name} registered ({kind}) for [{}]",
+        request.events.join(", ")
+    ));
+    if !external && !stalled.is_empty() {
+        shared.journal.note(format!(
+            "warning: {name:?} matches no file in /opt/extensions, so it counts as an internal extension; \
+             the launched extension(s) {stalled:?} have not registered and Init will stall until they do. \
+             An external extension must register under its own file name"
+        ));
+    }
+
+    let config = &shared.config;
+    let mut body = json!({
+        "functionName": config.function_name,
+        "functionVersion": config.function_version,
+        "handler": config.handler,
+    });
+    if wants_account_id {
+        body["accountId"] = json!(config.account_id);
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                header::HeaderName::from_static(IDENTIFIER),
+                HeaderValue::from_str(&id.to_string()).expect("a UUID is a valid header"),
+            ),
+        ],
+        body.to_string(),
+    )
+        .into_response())
+}
+
+/// The `Lambda-Extension-Identifier` of a registered extension.
+fn identify(shared: &Shared, headers: &HeaderMap) -> Result<Uuid, ApiError> {
+    let raw = header_str(headers, IDENTIFIER).ok_or_else(|| {
+        ApiError::forbidden(
+            "Extension.MissingExtensionIdentifier",
+            "Missing Lambda-Extension-Identifier header: send the identifier /register returned",
+        )
+    })?;
+    let id = Uuid::parse_str(raw.trim()).map_err(|_| {
+        ApiError::forbidden(
+            "Extension.InvalidExtensionIdentifier",
+            format!("Invalid Lambda-Extension-Identifier {raw:?}: it must be a UUID"),
+        )
+    })?;
+    if shared.lock().extensions.iter().any(|e| e.id == id) {
+        Ok(id)
+    } else {
+        Err(ApiError::forbidden(
+            "Extension.UnknownExtensionIdentifier",
+            format!("Unknown extension identifier {id}: register first"),
+        ))
+    }
+}
+
+/// `GET /extension/event/next`: the extension is done; block until an event.
+pub async fn next(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = identify(&shared, &headers)?;
+    let generation = shared.update(|st| {
+        let generation = st.generation;
+        let ext = st.extension_mut(&id).expect("identified above");
+        if ext.failed {
+            return Err(ApiError::forbidden(
+                "Extension.InvalidExtensionState",
+                "the extension reported an error; no further calls succeed and it should exit",
+            ));
+        }
+        if ext.waiting {
+            return Err(ApiError::forbidden(
+                "Extension.InvalidExtensionState",
+                "a next request from this extension is already waiting",
+            ));
+        }
+        ext.waiting = true;
+        ext.initialized = true;
+        ext.idle = true;
+        Ok(generation)
+    })?;
+    let _waiting = WaitingGuard {
+        shared: &shared,
+        id,
+        generation,
+    };
+    let event = shared
+        .wait_until(None, |st| {
+            if st.generation != generation {
+                return Some(None);
+            }
+            let ext = st.extension_mut(&id)?;
+            let event = ext.pending.take()?;
+            ext.idle = false;
+            Some(Some(event))
+        })
+        .await
+        .flatten();
+    shared.notify();
+    let Some(event) = event else {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "the execution environment was reset; this extension process is being replaced",
+        ));
+    };
+    let event_id = Uuid::new_v4().to_string();
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (
+                header::HeaderName::from_static("lambda-extension-event-identifier"),
+                event_id,
+            ),
+            (header::HeaderName::from_static(IDENTIFIER), id.to_string()),
+        ],
+        event.to_string(),
+    )
+        .into_response())
+}
+
+struct WaitingGuard<'a> {
+    shared: &'a Shared,
+    id: Uuid,
+    generation: u64,
+}
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.update(|st| {
+            if st.generation == self.generation
+                && let Some(ext) = st.extension_mut(&self.id)
+            {
+                ext.waiting = false;
+            }
+        });
+    }
+}
+
+/// `POST /extension/init/error`.
+pub async fn init_error(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    report_error(&shared, &headers, &body, "Extension.InitError")
+}
+
+/// `POST /extension/exit/error`.
+pub async fn exit_error(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    report_error(&shared, &headers, &body, "Extension.ExitError")
+}
+
+fn report_error(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+    platform_type: &'static str,
+) -> Result<Response, ApiError> {
+    let id = identify(shared, headers)?;
+    let reported =
+        header_str(headers, "lambda-extension-function-error-type").ok_or_else(|| {
+            ApiError::forbidden(
+                "Extension.MissingHeader",
+                "Lambda-Extension-Function-Error-Type not found",
+            )
+        })?;
+    let detail = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+        v.get("errorMessage")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let name = shared.update(|st| {
+        let ext = st.extension_mut(&id).expect("identified above");
+        ext.failed = true;
+        let name = ext.name.clone();
+        let message = match &detail {
+            Some(detail) => format!("extension {name} reported {reported}: {detail}"),
+            None => format!("extension {name} reported {reported}"),
+        };
+        st.extension_failure.get_or_insert(ExtensionFailure {
+            error_type: platform_type,
+            message,
+        });
+        name
+    });
+    shared.journal.note(format!(
+        "extension {name} reported {platform_type}: {reported}"
+    ));
+    Ok(accepted())
+}

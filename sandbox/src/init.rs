@@ -1,0 +1,323 @@
+//! The Init phase (reference §4.1): launch the extensions, wait for them to
+//! register, start the runtime, close registration at its first `next`, wait
+//! for every extension's first `next`, then freeze.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::environment::{Core, Instance};
+use crate::journal::{Source, round2, span};
+use crate::process::{Process, describe_exit, launch_error_hint};
+use crate::state::{ExtensionFailure, FunctionError, RuntimePhase, State};
+use crate::{env_vars, shutdown};
+
+/// `init` at start-up; `invoke` for the suppressed Init that the first invoke
+/// runs after a failed one or after a reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Init,
+    Invoke,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Phase::Init => "init",
+            Phase::Invoke => "invoke",
+        }
+    }
+}
+
+/// Why Init failed, in the form the first invoke reports it.
+#[derive(Debug, Clone)]
+pub struct InitFailure {
+    pub timed_out: bool,
+    pub error: FunctionError,
+}
+
+/// Runs Init; on success returns its duration in milliseconds. On failure
+/// the environment has been reset.
+pub(crate) async fn run(
+    core: &Core,
+    inst: &mut Instance,
+    phase: Phase,
+) -> Result<f64, InitFailure> {
+    let shared = &core.shared;
+    let config = &shared.config;
+    let started = Instant::now();
+    let started_at = Utc::now();
+    let deadline = started + config.init_timeout;
+    shared.journal.platform(
+        "platform.initStart",
+        json!({
+            "initializationType": "on-demand",
+            "phase": phase.as_str(),
+            "functionName": config.function_name,
+            "functionVersion": config.function_version,
+            "functionArn": config.function_arn(),
+            "instanceMaxMemory": u64::from(config.memory_mb) * 1024 * 1024,
+        }),
+    );
+    let launched: Vec<String> = core
+        .layout
+        .extensions
+        .iter()
+        .map(|(n, _)| n.clone())
+        .collect();
+    let generation = shared.update(|st| {
+        *st = State {
+            generation: st.generation + 1,
+            registration_open: true,
+            launched: launched.clone(),
+            ..State::default()
+        };
+        st.generation
+    });
+
+    let result = async {
+        launch_extensions(core, inst, generation)?;
+        wait_for(core, deadline, "every extension to register", |st| {
+            st.unregistered_launched().is_empty()
+        })
+        .await?;
+        launch_runtime(core, inst, generation)?;
+        wait_for(core, deadline, "the runtime's first next", |st| {
+            st.runtime == RuntimePhase::Ready
+        })
+        .await?;
+        wait_for(core, deadline, "every extension's first next", |st| {
+            st.extensions.iter().all(|e| e.initialized)
+        })
+        .await
+    }
+    .await;
+
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let init_span = span("initPhase", started_at, duration_ms);
+    match result {
+        Ok(()) => {
+            shared.journal.platform(
+                "platform.initRuntimeDone",
+                json!({"initializationType": "on-demand", "phase": phase.as_str(), "status": "success", "spans": [init_span]}),
+            );
+            let extensions = shared.lock().extensions.clone();
+            for ext in &extensions {
+                shared.journal.platform(
+                    "platform.extension",
+                    json!({"name": ext.name, "state": "Ready", "events": ext.events()}),
+                );
+            }
+            shared.journal.platform(
+                "platform.initReport",
+                json!({
+                    "initializationType": "on-demand",
+                    "phase": phase.as_str(),
+                    "status": "success",
+                    "metrics": {"durationMs": round2(duration_ms)},
+                    "spans": [init_span],
+                }),
+            );
+            if config.freeze {
+                inst.processes().for_each(Process::freeze);
+                shared
+                    .journal
+                    .note("environment frozen until the next invoke");
+            }
+            inst.initialized = true;
+            inst.init_duration_ms = Some(duration_ms);
+            Ok(duration_ms)
+        }
+        Err(failure) => {
+            let status = if failure.timed_out {
+                "timeout"
+            } else {
+                "error"
+            };
+            let error_type = failure.error.error_type.clone();
+            shared.journal.note(format!(
+                "Init failed ({error_type}): {}",
+                failure.error.body["errorMessage"]
+                    .as_str()
+                    .unwrap_or_default()
+            ));
+            shared.journal.platform(
+                "platform.initRuntimeDone",
+                json!({"initializationType": "on-demand", "phase": phase.as_str(), "status": status, "errorType": error_type}),
+            );
+            shared.journal.platform(
+                "platform.initReport",
+                json!({
+                    "initializationType": "on-demand",
+                    "phase": phase.as_str(),
+                    "status": status,
+                    "errorType": error_type,
+                    "metrics": {"durationMs": round2(duration_ms)},
+                }),
+            );
+            shutdown::run(core, inst, shutdown::Reason::Failure).await;
+            Err(failure)
+        }
+    }
+}
+
+fn launch_extensions(core: &Core, inst: &mut Instance, generation: u64) -> Result<(), InitFailure> {
+    let shared = &core.shared;
+    let env = env_vars::extension(
+        &shared.config,
+        &core.runtime_api.to_string(),
+        &core.layout.task_root,
+    );
+    for (name, path) in &core.layout.extensions {
+        let watcher = shared.clone();
+        let exited = name.clone();
+        let on_exit = move |status| {
+            watcher.update(|st| {
+                if st.generation != generation {
+                    return;
+                }
+                st.exited.push(exited.clone());
+                if !st.shutting_down {
+                    st.extension_failure.get_or_insert(ExtensionFailure {
+                        error_type: "Extension.Crash",
+                        message: format!("extension {exited} exited ({})", describe_exit(&status)),
+                    });
+                }
+            });
+        };
+        let cwd = path.parent().unwrap_or(&core.layout.task_root);
+        match Process::spawn(
+            path,
+            cwd,
+            &env,
+            Source::Extension(name.clone()),
+            shared.journal.clone(),
+            on_exit,
+        ) {
+            Ok(process) => {
+                shared
+                    .journal
+                    .note(format!("launched extension {name} (pid {})", process.pid));
+                inst.extensions.push(process);
+            }
+            Err(err) => {
+                return Err(InitFailure {
+                    timed_out: false,
+                    error: FunctionError::platform(
+                        "Extension.LaunchError",
+                        format!(
+                            "cannot launch extension {}: {} ({err})",
+                            path.display(),
+                            launch_error_hint(&err)
+                        ),
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn launch_runtime(core: &Core, inst: &mut Instance, generation: u64) -> Result<(), InitFailure> {
+    let shared = &core.shared;
+    let env = env_vars::runtime(
+        &shared.config,
+        &core.runtime_api.to_string(),
+        &core.layout.task_root,
+    );
+    shared.update(|st| st.runtime = RuntimePhase::Initializing);
+    let watcher = shared.clone();
+    let on_exit = move |status| {
+        watcher.update(|st| {
+            if st.generation == generation && !st.shutting_down {
+                st.runtime_exit = Some(describe_exit(&status));
+            }
+        });
+    };
+    let path = &core.layout.bootstrap;
+    match Process::spawn(
+        path,
+        &core.layout.task_root,
+        &env,
+        Source::Function,
+        shared.journal.clone(),
+        on_exit,
+    ) {
+        Ok(process) => {
+            shared.journal.note(format!(
+                "started runtime {} (pid {})",
+                path.display(),
+                process.pid
+            ));
+            inst.runtime = Some(process);
+            Ok(())
+        }
+        Err(err) => Err(InitFailure {
+            timed_out: false,
+            error: FunctionError::platform(
+                "Runtime.InvalidEntrypoint",
+                format!(
+                    "cannot start {}: {} ({err})",
+                    path.display(),
+                    launch_error_hint(&err)
+                ),
+            ),
+        }),
+    }
+}
+
+/// Waits for `done`, failing on the first fatal event or at the deadline.
+async fn wait_for(
+    core: &Core,
+    deadline: Instant,
+    what: &str,
+    done: impl Fn(&State) -> bool,
+) -> Result<(), InitFailure> {
+    let outcome = core
+        .shared
+        .wait_until(Some(deadline), |st| {
+            if let Some(error) = &st.init_error {
+                return Some(Err(error.clone()));
+            }
+            if let Some(failure) = &st.extension_failure {
+                return Some(Err(FunctionError::platform(
+                    failure.error_type,
+                    failure.message.clone(),
+                )));
+            }
+            if let Some(exit) = &st.runtime_exit {
+                return Some(Err(FunctionError::platform(
+                    "Runtime.ExitError",
+                    format!("Runtime exited with error: {exit}"),
+                )));
+            }
+            done(st).then_some(Ok(()))
+        })
+        .await;
+    match outcome {
+        Some(Ok(())) => Ok(()),
+        Some(Err(error)) => Err(InitFailure {
+            timed_out: false,
+            error,
+        }),
+        None => {
+            let config = &core.shared.config;
+            let mut message = format!(
+                "Init did not complete within {:.1} s while waiting for {what}",
+                config.init_timeout.as_secs_f64()
+            );
+            let st = core.shared.lock();
+            let missing = st.unregistered_launched();
+            if !missing.is_empty() {
+                message.push_str(&format!(
+                    ": extension(s) {missing:?} never registered under their file name"
+                ));
+            }
+            Err(InitFailure {
+                timed_out: true,
+                error: FunctionError::platform("Sandbox.Timeout", message),
+            })
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The journal: every platform event and every log line, in emission order.
+//!
+//! Records have the Telemetry API's shape (`{"time","type","record"}`), so the
+//! journal is both what `platform.ndjson` holds and what the Logs and
+//! Telemetry streams will deliver. With `echo` on it also prints a readable
+//! timeline: the sandbox's own narration, each log line prefixed with the
+//! process that wrote it, and CloudWatch-style START/END/REPORT lines.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    #[serde(serialize_with = "millis_utc")]
+    pub time: DateTime<Utc>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub record: Value,
+}
+
+fn millis_utc<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&timestamp(t))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`, the only time format the platform uses.
+pub fn timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Who wrote a log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Function,
+    Extension(String),
+}
+
+pub struct Journal {
+    records: Mutex<Vec<Record>>,
+    echo: bool,
+    started: Instant,
+}
+
+impl Journal {
+    pub fn new(echo: bool) -> Self {
+        Journal {
+            records: Mutex::new(Vec::new()),
+            echo,
+            started: Instant::now(),
+        }
+    }
+
+    /// A `platform.*` event.
+    pub fn platform(&self, kind: &str, record: Value) {
+        let line = self.echo.then(|| describe(kind, &record));
+        self.push(kind, record, line);
+    }
+
+    /// One line a process wrote to stdout or stderr.
+    pub fn log_line(&self, source: &Source, line: String) {
+        let (kind, label) = match source {
+            Source::Function => ("function", "function".to_string()),
+            Source::Extension(name) => ("extension", format!("extension {name}")),
+        };
+        let printed = self.echo.then(|| format!("[{label}] {line}"));
+        self.push(kind, Value::String(line), printed);
+    }
+
+    /// The sandbox's narration of what it does; printed, never delivered.
+    pub fn note(&self, message: impl AsRef<str>) {
+        if self.echo {
+            self.print(&format!("[sandbox] {}", message.as_ref()));
+        }
+    }
+
+    /// A copy of every record so far.
+    pub fn records(&self) -> Vec<Record> {
+        self.records.lock().unwrap().clone()
+    }
+
+    fn push(&self, kind: &str, record: Value, printed: Option<String>) {
+        let mut records = self.records.lock().unwrap();
+        records.push(Record {
+            time: Utc::now(),
+            kind: kind.to_string(),
+            record,
+        });
+        // Printing under the lock keeps the timeline in the journal's order.
+        if let Some(line) = printed {
+            self.print(&line);
+        }
+    }
+
+    fn print(&self, line: &str) {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{elapsed:>8.3}s {line}");
+    }
+}
+
+/// The CloudWatch-style line for a platform event.
+fn describe(kind: &str, r: &Value) -> String {
+    let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+    let metric = |k: &str| {
+        r.pointer(&format!("/metrics/{k}"))
+            .and_then(Value::as_f64)
+            .unwrap_or_default()
+    };
+    let status = || match r.get("errorType").and_then(Value::as_str) {
+        Some(e) => format!("{} ({e})", s("status")),
+        None => s("status"),
+    };
+    let body = match kind {
+        "platform.initStart" => format!(
+            "INIT_START phase: {} type: {}",
+            s("phase"),
+            s("initializationType")
+        ),
+        "platform.initRuntimeDone" => format!("INIT_RUNTIME_DONE status: {}", status()),
+        "platform.initReport" => format!(
+            "INIT_REPORT phase: {} status: {} Init Duration: {:.2} ms",
+            s("phase"),
+            status(),
+            metric("durationMs")
+        ),
+        "platform.extension" => format!(
+            "EXTENSION Name: {} State: {} Events: {}",
+            s("name"),
+            s("state"),
+            r.get("events").map(Value::to_string).unwrap_or_default()
+        ),
+        "platform.start" => format!(
+            "START RequestId: {} Version: {}",
+            s("requestId"),
+            s("version")
+        ),
+        "platform.runtimeDone" => format!(
+            "RUNTIME_DONE RequestId: {} status: {}",
+            s("requestId"),
+            status()
+        ),
+        "platform.report" => {
+            let mut line = format!(
+                "REPORT RequestId: {} Status: {} Duration: {:.2} ms Billed Duration: {} ms Memory Size: {} MB Max Memory Used: {} MB",
+                s("requestId"),
+                status(),
+                metric("durationMs"),
+                metric("billedDurationMs"),
+                metric("memorySizeMB"),
+                metric("maxMemoryUsedMB"),
+            );
+            if r.pointer("/metrics/initDurationMs").is_some() {
+                line.push_str(&format!(
+                    " Init Duration: {:.2} ms",
+                    metric("initDurationMs")
+                ));
+            }
+            if let Some(spans) = r.get("spans").and_then(Value::as_array) {
+                for span in spans {
+                    if span["name"] == "extensionOverhead" {
+                        line.push_str(&format!(
+                            " Extension Overhead: {:.2} ms",
+                            span["durationMs"].as_f64().unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+            line
+        }
+        other => format!("{other} {r}"),
+    };
+    format!("[platform] {body}")
+}
+
+/// A span of the Telemetry API: `{name, start, durationMs}`.
+pub fn span(name: &str, start: DateTime<Utc>, duration_ms: f64) -> Value {
+    json!({"name": name, "start": timestamp(&start), "durationMs": round2(duration_ms)})
+}
+
+/// Durations are reported with two decimals, as Lambda prints them.
+pub fn round2(ms: f64) -> f64 {
+    (ms * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_have_millis_and_z() {
+        let t = DateTime::parse_from_rfc3339("2022-10-12T00:00:15.064123Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(timestamp(&t), "2022-10-12T00:00:15.064Z");
+    }
+
+    #[test]
+    fn records_keep_emission_order_and_shape() {
+        let journal = Journal::new(false);
+        journal.platform("platform.start", json!({"requestId": "r1"}));
+        journal.log_line(&Source::Function, "hello".into());
+        let records = journal.records();
+        assert_eq!(records.len(), 2);
+        let line = serde_json::to_value(&records[1]).unwrap();
+        assert_eq!(line["type"], "function");
+        assert_eq!(line["record"], "hello");
+        assert!(line["time"].as_str().unwrap().ends_with('Z'));
+    }
+}

@@ -1,0 +1,33 @@
+//! A local AWS Lambda execution environment.
+//!
+//! It launches external extensions from layer folders, runs the function's
+//! `bootstrap`, serves the Runtime and Extensions APIs on loopback, and drives
+//! Init, Invoke and Shutdown the way Lambda does, freezing the processes
+//! between invokes. Everything runs as real processes on this machine: no
+//! Docker, no AWS account.
+//!
+//! The modules follow the reference (`lambda-execution-environment.md`):
+//! [`api`] is the one HTTP endpoint, split into `runtime_api` and
+//! `extensions_api`; `init`, `invoke` and `shutdown` are the lifecycle phases;
+//! `layers` builds `/opt` from layer folders; `env_vars` gives each process
+//! its variables; `process` runs them; [`journal`] keeps every platform event
+//! and log line.
+
+pub mod api;
+pub mod config;
+mod env_vars;
+mod environment;
+mod extensions_api;
+mod init;
+mod invoke;
+pub mod journal;
+pub mod layers;
+pub mod output;
+mod process;
+mod runtime_api;
+mod shutdown;
+mod state;
+
+pub use config::{Config, ShutdownBudgets};
+pub use environment::{Environment, InvokeRequest, InvokeResult, StartError, Status};
+pub use journal::Record;

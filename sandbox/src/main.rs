@@ -1,0 +1,213 @@
+//! `lambda-sandbox`: run Lambda functions and extensions locally.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use lambda_sandbox::{Config, Environment, InvokeRequest, Status, output};
+
+mod demo;
+
+#[derive(Parser)]
+#[command(
+    name = "lambda-sandbox",
+    version,
+    about = "A local AWS Lambda execution environment: extensions, runtime, Init/Invoke/Shutdown, no Docker"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One Init, the given invocations, then Shutdown (reason spindown).
+    Run(Box<RunArgs>),
+    /// Build the examples and run their scripted walkthroughs.
+    Demo {
+        /// Which walkthrough: lifecycle (default: all).
+        name: Option<String>,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct EnvironmentArgs {
+    /// A layer folder, merged into /opt in order (repeatable, at most 5).
+    #[arg(long = "opt", value_name = "DIR")]
+    opt: Vec<PathBuf>,
+    /// The function's code folder (LAMBDA_TASK_ROOT), searched for `bootstrap`.
+    #[arg(long, value_name = "DIR")]
+    task_root: Option<PathBuf>,
+    /// The runtime executable, overriding the lookup in --task-root and the layers.
+    #[arg(long, value_name = "PATH")]
+    bootstrap: Option<PathBuf>,
+    /// The handler string given to the runtime as _HANDLER.
+    #[arg(long, default_value = "function.handler")]
+    handler: String,
+    /// A customer environment variable for the runtime and the extensions (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    env: Vec<(String, String)>,
+    /// The function timeout in seconds, over the whole invoke phase.
+    #[arg(long, default_value_t = 3.0)]
+    timeout: f64,
+    /// The Init phase limit in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    init_timeout: f64,
+    /// The function's memory size in MB.
+    #[arg(long, default_value_t = 128)]
+    memory: u32,
+    /// The function's name.
+    #[arg(long, default_value = "sandbox-function")]
+    function_name: String,
+    /// Do not stop the processes between invokes.
+    #[arg(long)]
+    no_freeze: bool,
+    /// Listen for the Runtime API on this address instead of an ephemeral loopback port.
+    #[arg(long, value_name = "ADDR")]
+    runtime_api: Option<std::net::SocketAddr>,
+    /// Shutdown budget with external extensions, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    shutdown_ms: u64,
+    /// The runtime's share of the shutdown budget after SIGTERM, in milliseconds.
+    #[arg(long, default_value_t = 300)]
+    runtime_shutdown_ms: u64,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    environment: EnvironmentArgs,
+    /// An event as JSON, or @FILE (repeatable; default one `{}`).
+    #[arg(long = "event", value_name = "JSON|@FILE")]
+    events: Vec<String>,
+    /// How many times to send the list of events.
+    #[arg(long, default_value_t = 1)]
+    invocations: usize,
+    /// Write responses.ndjson and platform.ndjson here.
+    #[arg(long, value_name = "DIR")]
+    output: Option<PathBuf>,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+}
+
+impl EnvironmentArgs {
+    pub fn to_config(&self) -> Config {
+        let mut config = Config {
+            opt_dirs: self.opt.clone(),
+            task_root: self.task_root.clone(),
+            bootstrap: self.bootstrap.clone(),
+            handler: self.handler.clone(),
+            env: self.env.clone(),
+            function_name: self.function_name.clone(),
+            memory_mb: self.memory,
+            timeout: Duration::from_secs_f64(self.timeout),
+            init_timeout: Duration::from_secs_f64(self.init_timeout),
+            freeze: !self.no_freeze,
+            runtime_api: self.runtime_api,
+            echo: true,
+            ..Config::default()
+        };
+        config.shutdown.external = Duration::from_millis(self.shutdown_ms);
+        config.shutdown.runtime = Duration::from_millis(self.runtime_shutdown_ms);
+        config
+    }
+}
+
+fn read_event(arg: &str) -> Result<String, String> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read event file {path}: {e}"))?,
+        None => arg.to_string(),
+    };
+    serde_json::from_str::<serde_json::Value>(&text)
+        .map_err(|e| format!("event {arg:?} is not JSON: {e}"))?;
+    Ok(text)
+}
+
+/// Exit status: 0 when every invocation succeeded, 1 when one failed, 2 when
+/// the environment could not start.
+pub async fn run(
+    config: Config,
+    events: Vec<String>,
+    invocations: usize,
+    output_dir: Option<PathBuf>,
+) -> ExitCode {
+    let env = match Environment::start(config).await {
+        Ok(env) => env,
+        Err(err) => {
+            eprintln!("lambda-sandbox: the environment could not start: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut results = Vec::new();
+    for _ in 0..invocations {
+        for event in &events {
+            let result = env
+                .invoke(InvokeRequest {
+                    payload: event.clone().into(),
+                    ..InvokeRequest::default()
+                })
+                .await;
+            println!(
+                "         [caller] response {} ({}): {}",
+                result.request_id,
+                result.status,
+                String::from_utf8_lossy(&result.payload)
+            );
+            results.push(result);
+            env.wait_idle().await;
+        }
+    }
+    env.shutdown().await;
+    if let Some(dir) = output_dir {
+        if let Err(err) = output::write(&dir, &results, &env.records()) {
+            eprintln!("lambda-sandbox: cannot write {}: {err}", dir.display());
+            return ExitCode::from(2);
+        }
+        println!(
+            "wrote {}/responses.ndjson and platform.ndjson",
+            dir.display()
+        );
+    }
+    if results.iter().all(|r| r.status == Status::Success) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => {
+            let events: Result<Vec<String>, String> = if args.events.is_empty() {
+                Ok(vec!["{}".to_string()])
+            } else {
+                args.events.iter().map(|e| read_event(e)).collect()
+            };
+            match events {
+                Ok(events) => {
+                    run(
+                        args.environment.to_config(),
+                        events,
+                        args.invocations,
+                        args.output,
+                    )
+                    .await
+                }
+                Err(err) => {
+                    eprintln!("lambda-sandbox: {err}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Demo { name } => demo::run(name.as_deref()).await,
+    }
+}

@@ -1,0 +1,160 @@
+//! The processes of the environment: each in its own process group, its
+//! output captured line by line, frozen and killed as a group (reference §1).
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use crate::journal::{Journal, Source};
+
+/// A running runtime or extension process.
+pub struct Process {
+    pub name: String,
+    pub pid: i32,
+    exit: watch::Receiver<Option<ExitStatus>>,
+}
+
+/// Why a process could not start, with the hint Lambda would not give.
+pub fn launch_error_hint(err: &std::io::Error) -> &'static str {
+    match err.raw_os_error() {
+        Some(code) if code == nix::libc::EACCES => {
+            "permission denied: the file lost its executable bit (chmod +x)"
+        }
+        Some(code) if code == nix::libc::ENOEXEC => {
+            "exec format error: the file is not a binary for this architecture, or a script without a #! line"
+        }
+        Some(code) if code == nix::libc::ENOENT => {
+            "no such file or directory: the file or its #! interpreter is missing (CRLF line endings cause this)"
+        }
+        _ => "the process could not be started",
+    }
+}
+
+impl Process {
+    /// Starts `path` in a new process group with exactly `env`, capturing its
+    /// output into the journal. `on_exit` runs once the process has exited.
+    pub fn spawn(
+        path: &Path,
+        cwd: &Path,
+        env: &[(String, String)],
+        source: Source,
+        journal: Arc<Journal>,
+        on_exit: impl FnOnce(ExitStatus) + Send + 'static,
+    ) -> std::io::Result<Process> {
+        let mut child = Command::new(path)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child.id().map(|p| p as i32).unwrap_or_default();
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(capture(out, source.clone(), journal.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(capture(err, source, journal));
+        }
+        let (tx, exit) = watch::channel(None);
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            if let Ok(status) = status {
+                let _ = tx.send(Some(status));
+                on_exit(status);
+            }
+        });
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Process { name, pid, exit })
+    }
+
+    pub fn has_exited(&self) -> bool {
+        self.exit.borrow().is_some()
+    }
+
+    /// Waits up to `limit` for the process to exit; true if it did.
+    pub async fn wait_exit(&self, limit: Duration) -> bool {
+        let mut exit = self.exit.clone();
+        tokio::time::timeout(limit, exit.wait_for(Option::is_some))
+            .await
+            .is_ok()
+    }
+
+    /// Sends `signal` to the whole process group, so that the children of a
+    /// shell-script bootstrap get it too. A group that is gone is not an error.
+    pub fn signal_group(&self, signal: Signal) {
+        if self.pid > 0 {
+            let _ = killpg(Pid::from_raw(self.pid), signal);
+        }
+    }
+
+    pub fn freeze(&self) {
+        self.signal_group(Signal::SIGSTOP);
+    }
+
+    pub fn thaw(&self) {
+        self.signal_group(Signal::SIGCONT);
+    }
+
+    /// SIGKILL to the group, then wait until the leader has been reaped.
+    pub async fn kill(&self) {
+        self.signal_group(Signal::SIGKILL);
+        // SIGKILL cannot be ignored; the wait only covers reaping.
+        self.wait_exit(Duration::from_secs(5)).await;
+    }
+
+    /// The peak resident set size of the process, in KiB (`VmHWM`).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+async fn capture(stream: impl AsyncRead + Unpin, source: Source, journal: Arc<Journal>) {
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                    buf.pop();
+                }
+                journal.log_line(&source, String::from_utf8_lossy(&buf).into_owned());
+            }
+        }
+    }
+}
+
+/// How a process ended, in the words of Lambda's error messages.
+pub fn describe_exit(status: &ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!(
+            "signal: {}",
+            Signal::try_from(sig)
+                .map(|s| s.as_str())
+                .unwrap_or("unknown")
+        ),
+        _ => "unknown exit".to_string(),
+    }
+}

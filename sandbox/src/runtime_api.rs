@@ -1,0 +1,439 @@
+//! The Runtime API, `/2018-06-01` (reference §2): what the `bootstrap` calls.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use chrono::Utc;
+use http_body_util::{BodyExt, Limited};
+use serde_json::{Value, json};
+
+use crate::api::{ApiError, accepted, header_str};
+use crate::config::MAX_RESPONSE_BYTES;
+use crate::state::{FunctionError, Outcome, RuntimeEvent, RuntimePhase, Shared};
+
+const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
+const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
+const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
+
+/// `GET /runtime/invocation/next`: the runtime is ready; block until an event.
+pub async fn next(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
+    let generation = shared.update(|st| {
+        match &st.runtime {
+            // The first `next` ends the runtime's Init and closes registration.
+            RuntimePhase::Initializing => {
+                st.runtime = RuntimePhase::Ready;
+                st.registration_open = false;
+            }
+            RuntimePhase::Invoking {
+                responded: true, ..
+            } => {
+                st.runtime = RuntimePhase::Ready;
+                if let Some(inv) = st.invocation.as_mut() {
+                    inv.runtime_ready = Some((Instant::now(), Utc::now()));
+                }
+            }
+            // A poll whose connection dropped may be repeated.
+            RuntimePhase::Ready if !st.runtime_waiting => {}
+            other => {
+                return Err(ApiError::forbidden(
+                    "InvalidStateTransition",
+                    format!(
+                        "State transition from {} to Ready failed: {}",
+                        phase_name(other),
+                        match other {
+                            RuntimePhase::Invoking { .. } =>
+                                "respond to the current invocation first",
+                            RuntimePhase::Ready => "another next request is already waiting",
+                            _ => "the runtime is not running",
+                        }
+                    ),
+                ));
+            }
+        }
+        st.runtime_waiting = true;
+        Ok(st.generation)
+    })?;
+    let _waiting = WaitingGuard(&shared, generation);
+    let event = shared
+        .wait_until(None, |st| {
+            if st.generation != generation {
+                return Some(None);
+            }
+            let event = st.runtime_event.take()?;
+            st.runtime = RuntimePhase::Invoking {
+                request_id: event.request_id.clone(),
+                responded: false,
+            };
+            Some(Some(event))
+        })
+        .await
+        .flatten();
+    shared.notify();
+    match event {
+        Some(event) => Ok(event_response(event)),
+        None => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Runtime.Reset",
+            "the execution environment was reset; this runtime process is being replaced",
+        )),
+    }
+}
+
+/// Clears the waiting flag however the long poll ends, including a dropped connection.
+struct WaitingGuard<'a>(&'a Shared, u64);
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.update(|st| {
+            if st.generation == self.1 {
+                st.runtime_waiting = false;
+            }
+        });
+    }
+}
+
+fn event_response(event: RuntimeEvent) -> Response {
+    let mut headers = HeaderMap::new();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    };
+    set("content-type", &event.content_type);
+    set("lambda-runtime-aws-request-id", &event.request_id);
+    set("lambda-runtime-deadline-ms", &event.deadline_ms.to_string());
+    set("lambda-runtime-invoked-function-arn", &event.function_arn);
+    set("lambda-runtime-trace-id", &event.trace_id);
+    if let Some(ctx) = &event.client_context {
+        set("lambda-runtime-client-context", ctx);
+    }
+    if let Some(identity) = &event.cognito_identity {
+        set("lambda-runtime-cognito-identity", identity);
+    }
+    (StatusCode::OK, headers, event.payload).into_response()
+}
+
+/// `POST /runtime/invocation/{id}/response`.
+pub async fn response(
+    State(shared): State<Arc<Shared>>,
+    Path(request_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    start_answer(&shared, &request_id)?;
+    let streaming = match header_str(&headers, RESPONSE_MODE_HEADER) {
+        None => false,
+        Some("streaming") => true,
+        Some(other) => {
+            let message = format!(
+                "Invalid function response mode: {other:?}; the only mode is \"streaming\""
+            );
+            finish_answer(
+                &shared,
+                Outcome::Error(FunctionError::platform(
+                    "Runtime.InvalidResponseModeHeader",
+                    message.clone(),
+                )),
+            );
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidFunctionResponseMode",
+                message,
+            ));
+        }
+    };
+    let limit = if streaming {
+        shared.config.streaming_response_limit
+    } else {
+        MAX_RESPONSE_BYTES
+    };
+    let (payload, trailers) = read_body(&shared, body, limit).await?;
+    let content_type = header_str(&headers, "content-type")
+        .unwrap_or("application/json")
+        .to_string();
+    let outcome = if streaming {
+        streamed_outcome(&payload, trailers.as_ref(), content_type)
+    } else {
+        Outcome::Success {
+            body: payload,
+            content_type,
+        }
+    };
+    finish_answer(&shared, outcome);
+    Ok(accepted())
+}
+
+/// `POST /runtime/invocation/{id}/error`.
+pub async fn error(
+    State(shared): State<Arc<Shared>>,
+    Path(request_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    start_answer(&shared, &request_id)?;
+    let (payload, _) = read_body(&shared, body, MAX_RESPONSE_BYTES).await?;
+    finish_answer(&shared, Outcome::Error(function_error(&headers, &payload)));
+    Ok(accepted())
+}
+
+/// `POST /runtime/init/error`: Init failed; the error answers the first invoke.
+pub async fn init_error(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let payload = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let error = function_error(&headers, &payload);
+    shared.update(|st| {
+        if st.runtime != RuntimePhase::Initializing {
+            return Err(ApiError::forbidden(
+                "InvalidStateTransition",
+                format!(
+                    "State transition from {} to InitError failed: init errors are accepted only before the first next",
+                    phase_name(&st.runtime)
+                ),
+            ));
+        }
+        st.runtime = RuntimePhase::InitFailed;
+        st.init_error = Some(error);
+        Ok(())
+    })?;
+    Ok(accepted())
+}
+
+/// Checks that `request_id` is the invocation the runtime may answer now.
+fn start_answer(shared: &Shared, request_id: &str) -> Result<(), ApiError> {
+    shared.update(|st| match &st.runtime {
+        RuntimePhase::Invoking {
+            request_id: current,
+            responded: false,
+        } if current == request_id => {
+            if let Some(inv) = st.invocation.as_mut() {
+                inv.response_started.get_or_insert((Instant::now(), Utc::now()));
+            }
+            Ok(())
+        }
+        RuntimePhase::Invoking { .. } => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            "Invalid request ID",
+        )),
+        other => Err(ApiError::forbidden(
+            "InvalidStateTransition",
+            format!(
+                "State transition from {} to InvocationResponse failed: there is no invocation in progress",
+                phase_name(other)
+            ),
+        )),
+    })
+}
+
+fn finish_answer(shared: &Shared, outcome: Outcome) {
+    shared.update(|st| {
+        if let RuntimePhase::Invoking { responded, .. } = &mut st.runtime {
+            *responded = true;
+        }
+        if let Some(inv) = st.invocation.as_mut() {
+            inv.responded = Some((Instant::now(), Utc::now()));
+            inv.outcome.get_or_insert(outcome);
+        }
+    });
+}
+
+async fn read_body(
+    shared: &Shared,
+    body: Body,
+    limit: usize,
+) -> Result<(Bytes, Option<HeaderMap>), ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => {
+            let trailers = collected.trailers().cloned();
+            Ok((collected.to_bytes(), trailers))
+        }
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+            finish_answer(
+                shared,
+                Outcome::Error(FunctionError::platform(
+                    "Function.ResponseSizeTooLarge",
+                    format!(
+                        "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+                    ),
+                )),
+            );
+            Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                format!("Exceeded maximum allowed payload size ({limit} bytes)."),
+            ))
+        }
+        Err(_) => {
+            finish_answer(
+                shared,
+                Outcome::Error(FunctionError::platform(
+                    "Runtime.TruncatedResponse",
+                    "The runtime's response body was cut short".into(),
+                )),
+            );
+            Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "TruncatedHTTPRequest",
+                "the request body was truncated",
+            ))
+        }
+    }
+}
+
+/// A streamed response: a JSON prelude, eight NUL bytes, then the payload.
+/// Errors arrive as trailers, or, from the Rust runtime, as trailer text
+/// written inline into the last chunk.
+fn streamed_outcome(
+    payload: &Bytes,
+    trailers: Option<&HeaderMap>,
+    content_type: String,
+) -> Outcome {
+    const INLINE: &[u8] = b"Lambda-Runtime-Function-Error-Type:";
+    let (body, inline_error) = match find(payload, INLINE) {
+        Some(at) => (payload.slice(..at), Some(payload.slice(at..))),
+        None => (payload.clone(), None),
+    };
+    let mut error_type = trailers
+        .and_then(|t| header_str(t, ERROR_TYPE_HEADER))
+        .map(str::to_string);
+    let mut error_body = trailers
+        .and_then(|t| header_str(t, ERROR_BODY_TRAILER))
+        .map(str::to_string);
+    if let Some(inline) = inline_error {
+        for line in String::from_utf8_lossy(&inline).lines() {
+            if let Some((name, value)) = line.split_once(':') {
+                let value = value.trim().to_string();
+                match name.trim().to_ascii_lowercase().as_str() {
+                    ERROR_TYPE_HEADER => error_type = Some(value),
+                    ERROR_BODY_TRAILER => error_body = Some(value),
+                    _ => {}
+                }
+            }
+        }
+    }
+    if let Some(error_type) = error_type {
+        let decoded = error_body
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .unwrap_or_default();
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&error_type) {
+            headers.insert(ERROR_TYPE_HEADER, v);
+        }
+        return Outcome::Error(function_error(&headers, &decoded));
+    }
+    let body = match find(&body, &[0u8; 8]) {
+        Some(at) => body.slice(at + 8..),
+        None => body,
+    };
+    Outcome::Success { body, content_type }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The error as the platform records it: the normalised type for telemetry,
+/// the runtime's JSON body (or one built from its text) for the caller.
+fn function_error(headers: &HeaderMap, payload: &[u8]) -> FunctionError {
+    let error_type = normalise_error_type(header_str(headers, ERROR_TYPE_HEADER).unwrap_or(""));
+    let body = match serde_json::from_slice::<Value>(payload) {
+        Ok(v @ Value::Object(_)) => v,
+        _ if payload.is_empty() => json!({"errorType": error_type, "errorMessage": ""}),
+        _ => json!({"errorType": error_type, "errorMessage": String::from_utf8_lossy(payload)}),
+    };
+    FunctionError { error_type, body }
+}
+
+/// `(Runtime|Function).Reason` is kept, any other `Function.*` becomes
+/// `Function.Unknown`, anything else `Runtime.Unknown` (reference §2.3).
+pub fn normalise_error_type(raw: &str) -> String {
+    let well_formed = |rest: &str| {
+        let mut chars = rest.chars();
+        chars.next().is_some_and(|c| c.is_ascii_uppercase())
+            && chars.all(|c| c.is_ascii_alphabetic())
+    };
+    for category in ["Runtime.", "Function."] {
+        if let Some(rest) = raw.strip_prefix(category)
+            && rest.len() >= 2
+            && well_formed(rest)
+        {
+            return raw.to_string();
+        }
+    }
+    if raw.starts_with("Function.") {
+        "Function.Unknown".into()
+    } else {
+        "Runtime.Unknown".into()
+    }
+}
+
+fn phase_name(phase: &RuntimePhase) -> &'static str {
+    match phase {
+        RuntimePhase::NotStarted => "NotStarted",
+        RuntimePhase::Initializing => "Initializing",
+        RuntimePhase::Ready => "Ready",
+        RuntimePhase::Invoking {
+            responded: false, ..
+        } => "Invoking",
+        RuntimePhase::Invoking {
+            responded: true, ..
+        } => "ResponseSent",
+        RuntimePhase::InitFailed => "InitError",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_types_are_normalised_like_the_platform() {
+        assert_eq!(
+            normalise_error_type("Runtime.ExitError"),
+            "Runtime.ExitError"
+        );
+        assert_eq!(
+            normalise_error_type("Function.MyFailure"),
+            "Function.MyFailure"
+        );
+        assert_eq!(normalise_error_type("Function.bad"), "Function.Unknown");
+        assert_eq!(normalise_error_type("unhandled"), "Runtime.Unknown");
+        assert_eq!(normalise_error_type(""), "Runtime.Unknown");
+    }
+
+    #[test]
+    fn streamed_payload_drops_the_prelude_and_reads_inline_errors() {
+        let mut body = br#"{"statusCode":200}"#.to_vec();
+        body.extend_from_slice(&[0u8; 8]);
+        body.extend_from_slice(b"hello");
+        match streamed_outcome(&Bytes::from(body.clone()), None, "x".into()) {
+            Outcome::Success { body, .. } => assert_eq!(&body[..], b"hello"),
+            other => panic!("{other:?}"),
+        }
+        let b64 = base64::engine::general_purpose::STANDARD
+            .encode(br#"{"errorType":"Boom","errorMessage":"mid-stream"}"#);
+        body.extend_from_slice(
+            format!("Lambda-Runtime-Function-Error-Type: Runtime.StreamError\r\nLambda-Runtime-Function-Error-Body: {b64}\r\n").as_bytes(),
+        );
+        match streamed_outcome(&Bytes::from(body), None, "x".into()) {
+            Outcome::Error(e) => {
+                assert_eq!(e.error_type, "Runtime.StreamError");
+                assert_eq!(e.body["errorMessage"], "mid-stream");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

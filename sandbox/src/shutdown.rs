@@ -1,0 +1,133 @@
+//! The Shutdown phase (reference §4.4), also the end of every reset (§4.3):
+//! SIGTERM to the runtime when extensions are registered, SHUTDOWN to the
+//! subscribed external extensions with an absolute deadline, SIGKILL to
+//! whatever is left at the deadline.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use nix::sys::signal::Signal;
+use serde_json::json;
+
+use crate::environment::{Core, Instance};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Spindown,
+    Timeout,
+    Failure,
+}
+
+impl Reason {
+    /// Lowercase on the wire, whatever the docs print.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Spindown => "spindown",
+            Reason::Timeout => "timeout",
+            Reason::Failure => "failure",
+        }
+    }
+}
+
+pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
+    let shared = &core.shared;
+    let budgets = shared.config.shutdown;
+    let (external, internal) = shared.update(|st| {
+        st.shutting_down = true;
+        st.registration_open = false;
+        (st.external_registered(), st.internal_registered())
+    });
+    // Frozen processes cannot handle signals or events.
+    inst.processes().for_each(|p| p.thaw());
+
+    let (budget, runtime_share) = match (external, internal) {
+        (false, false) => (budgets.no_extensions, Duration::ZERO),
+        (false, true) => (budgets.internal, budgets.runtime_with_internal),
+        (true, false) => (budgets.external, budgets.runtime),
+        (true, true) => (budgets.external, budgets.runtime_with_internal),
+    };
+    let started = Instant::now();
+    let deadline = started + budget;
+    let deadline_ms = Utc::now().timestamp_millis() + budget.as_millis() as i64;
+    shared.journal.note(format!(
+        "SHUTDOWN ({}) with a budget of {} ms",
+        reason.as_str(),
+        budget.as_millis()
+    ));
+
+    if let Some(runtime) = inst.runtime.as_ref().filter(|r| !r.has_exited()) {
+        if external || internal {
+            shared.journal.note("SIGTERM to the runtime");
+            runtime.signal_group(Signal::SIGTERM);
+            if !runtime.wait_exit(runtime_share).await {
+                shared.journal.note(format!(
+                    "runtime still running after {} ms: SIGKILL",
+                    runtime_share.as_millis()
+                ));
+            }
+        } else {
+            shared
+                .journal
+                .note("no extension registered: the runtime is stopped at once");
+        }
+        runtime.kill().await;
+    }
+
+    let event = json!({
+        "eventType": "SHUTDOWN",
+        "shutdownReason": reason.as_str(),
+        "deadlineMs": deadline_ms,
+    });
+    let subscribers = shared.update(|st| {
+        let mut names = Vec::new();
+        for ext in st.extensions.iter_mut() {
+            if ext.external && ext.shutdown && !ext.failed && !st.exited.contains(&ext.name) {
+                ext.pending = Some(event.clone());
+                ext.idle = false;
+                ext.shutdown_delivered = true;
+                names.push(ext.name.clone());
+            }
+        }
+        names
+    });
+    for process in &inst.extensions {
+        if !subscribers.contains(&process.name) {
+            process.kill().await;
+        }
+    }
+    if !subscribers.is_empty() {
+        shared.journal.note(format!(
+            "SHUTDOWN event sent to {subscribers:?}, deadline in {} ms",
+            deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+        ));
+        // Done means exited, or back in `next` with nothing left to do.
+        let finished = shared
+            .wait_until(Some(deadline), |st| {
+                st.extensions
+                    .iter()
+                    .filter(|e| subscribers.contains(&e.name))
+                    .all(|e| st.exited.contains(&e.name) || (e.shutdown_delivered && e.idle))
+                    .then_some(())
+            })
+            .await;
+        if finished.is_none() {
+            shared.journal.note(format!(
+                "deadline reached after {} ms: SIGKILL to the extensions still running",
+                started.elapsed().as_millis()
+            ));
+        }
+    }
+    for process in inst.processes() {
+        process.kill().await;
+    }
+    inst.runtime = None;
+    inst.extensions.clear();
+    inst.initialized = false;
+    inst.init_duration_ms = None;
+    shared.journal.note(format!(
+        "environment shut down in {} ms",
+        started.elapsed().as_millis()
+    ));
+}

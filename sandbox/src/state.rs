@@ -1,0 +1,250 @@
+//! The state the APIs and the lifecycle phases share.
+//!
+//! One mutex guards it and one `Notify` announces every change. The API
+//! handlers and the phases wait with [`Shared::wait_until`], which re-checks
+//! its condition after every change and can never miss one: the waiter is
+//! registered before the condition is read.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::journal::Journal;
+
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub journal: Arc<Journal>,
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+#[derive(Default)]
+pub struct State {
+    /// Bumped on every (re-)initialisation, so that a long poll left over from
+    /// a killed process never takes an event meant for its successor.
+    pub generation: u64,
+    pub registration_open: bool,
+    /// File names of the external extensions launched in this generation.
+    pub launched: Vec<String>,
+    pub extensions: Vec<ExtensionState>,
+    pub runtime: RuntimePhase,
+    /// A runtime `next` is blocked waiting for an event.
+    pub runtime_waiting: bool,
+    /// Shutdown has begun: processes exiting now are expected to.
+    pub shutting_down: bool,
+    /// External extensions whose process has exited, by file name.
+    pub exited: Vec<String>,
+    /// The event waiting for the runtime's `next`.
+    pub runtime_event: Option<RuntimeEvent>,
+    pub invocation: Option<Invocation>,
+    /// What the runtime reported through `/runtime/init/error`.
+    pub init_error: Option<FunctionError>,
+    /// Set when the runtime process exits, with Lambda's description.
+    pub runtime_exit: Option<String>,
+    /// The first fatal extension error of this generation.
+    pub extension_failure: Option<ExtensionFailure>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum RuntimePhase {
+    #[default]
+    NotStarted,
+    /// Started, has not called `next` yet.
+    Initializing,
+    /// Waiting in `next` with no invocation.
+    Ready,
+    Invoking {
+        request_id: String,
+        responded: bool,
+    },
+    /// Reported `/runtime/init/error`.
+    InitFailed,
+}
+
+#[derive(Debug, Clone)]
+pub struct RuntimeEvent {
+    pub request_id: String,
+    pub deadline_ms: i64,
+    pub payload: Bytes,
+    pub content_type: String,
+    pub function_arn: String,
+    pub trace_id: String,
+    pub client_context: Option<String>,
+    pub cognito_identity: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub request_id: String,
+    pub started: Instant,
+    pub started_at: DateTime<Utc>,
+    pub outcome: Option<Outcome>,
+    /// When the runtime's response or error request arrived.
+    pub response_started: Option<(Instant, DateTime<Utc>)>,
+    /// When its body had been read.
+    pub responded: Option<(Instant, DateTime<Utc>)>,
+    /// When the runtime called `next` again after responding.
+    pub runtime_ready: Option<(Instant, DateTime<Utc>)>,
+}
+
+/// What the runtime answered.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Success { body: Bytes, content_type: String },
+    Error(FunctionError),
+}
+
+/// An error the runtime posted, or one the platform raises for it.
+#[derive(Debug, Clone)]
+pub struct FunctionError {
+    /// The platform's normalised `Category.Reason` (reference §2.3).
+    pub error_type: String,
+    /// The error body as the caller receives it.
+    pub body: Value,
+}
+
+impl FunctionError {
+    /// An error raised by the platform itself, such as `Sandbox.Timeout`.
+    pub fn platform(error_type: &str, message: String) -> Self {
+        FunctionError {
+            error_type: error_type.to_string(),
+            body: serde_json::json!({"errorType": error_type, "errorMessage": message}),
+        }
+    }
+
+    /// The `errorType` the caller sees: the body's own when it has one.
+    pub fn caller_error_type(&self) -> String {
+        self.body
+            .get("errorType")
+            .and_then(Value::as_str)
+            .unwrap_or(&self.error_type)
+            .to_string()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExtensionFailure {
+    /// `Extension.Crash`, `Extension.InitError`, `Extension.ExitError` or `Extension.LaunchError`.
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExtensionState {
+    pub id: Uuid,
+    pub name: String,
+    pub external: bool,
+    pub invoke: bool,
+    pub shutdown: bool,
+    /// Blocked in `/extension/event/next`.
+    pub waiting: bool,
+    /// Has called `next` at least once: its Init is done.
+    pub initialized: bool,
+    /// Has called `next` since the current event was delivered.
+    pub idle: bool,
+    pub pending: Option<Value>,
+    /// Reported `init/error` or `exit/error`; no further calls succeed.
+    pub failed: bool,
+    pub shutdown_delivered: bool,
+}
+
+impl ExtensionState {
+    pub fn events(&self) -> Vec<&'static str> {
+        let mut events = Vec::new();
+        if self.invoke {
+            events.push("INVOKE");
+        }
+        if self.shutdown {
+            events.push("SHUTDOWN");
+        }
+        events
+    }
+}
+
+impl State {
+    pub fn extension_mut(&mut self, id: &Uuid) -> Option<&mut ExtensionState> {
+        self.extensions.iter_mut().find(|e| &e.id == id)
+    }
+
+    pub fn external_registered(&self) -> bool {
+        self.extensions.iter().any(|e| e.external)
+    }
+
+    pub fn internal_registered(&self) -> bool {
+        self.extensions.iter().any(|e| !e.external)
+    }
+
+    /// A launched external extension that has not registered yet.
+    pub fn unregistered_launched(&self) -> Vec<String> {
+        self.launched
+            .iter()
+            .filter(|name| {
+                !self
+                    .extensions
+                    .iter()
+                    .any(|e| e.external && &e.name == *name)
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+impl Shared {
+    pub fn new(config: Arc<Config>, journal: Arc<Journal>) -> Self {
+        Shared {
+            config,
+            journal,
+            state: Mutex::new(State::default()),
+            changed: Notify::new(),
+        }
+    }
+
+    /// The state, for a short critical section that never awaits.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// Changes the state and wakes every waiter.
+    pub fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
+        let out = change(&mut self.lock());
+        self.changed.notify_waiters();
+        out
+    }
+
+    /// Waits until `check` returns `Some`, or until `deadline`; `None` then.
+    pub async fn wait_until<T>(
+        &self,
+        deadline: Option<Instant>,
+        mut check: impl FnMut(&mut State) -> Option<T>,
+    ) -> Option<T> {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(value) = check(&mut self.lock()) {
+                return Some(value);
+            }
+            match deadline {
+                Some(deadline) => {
+                    if tokio::time::timeout_at(deadline.into(), notified)
+                        .await
+                        .is_err()
+                    {
+                        return check(&mut self.lock());
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    pub fn notify(&self) {
+        self.changed.notify_waiters();
+    }
+}
