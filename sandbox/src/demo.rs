@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use lambda_sandbox::Config;
+use lambda_sandbox::{Config, Package};
 
 /// The repository root, where the examples live.
 fn workspace() -> PathBuf {
@@ -36,40 +36,29 @@ fn build(packages: &[&str]) -> Result<PathBuf, String> {
     Ok(target.join("release"))
 }
 
-/// Copies `binary` into `dir/name`, as a layer or a function package holds it.
-fn install(binary: &Path, dir: &Path, name: &str) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    std::fs::copy(binary, dir.join(name))
-        .map(|_| ())
-        .map_err(|e| format!("cannot copy {}: {e}", binary.display()))
-}
-
 async fn lifecycle() -> Result<ExitCode, String> {
     let bin = build(&["custom-runtime", "lifecycle-logger"])?;
-    let root = workspace().join("target/sandbox-demo/lifecycle");
-    let _ = std::fs::remove_dir_all(&root);
-    install(&bin.join("bootstrap"), &root.join("task"), "bootstrap")?;
-    install(
-        &bin.join("lifecycle-logger"),
-        &root.join("layer/extensions"),
-        "lifecycle-logger",
-    )?;
+    let io = |e: std::io::Error| e.to_string();
+    let package = Package::at(workspace().join("target/sandbox-demo/lifecycle")).map_err(io)?;
+    package.bootstrap(&bin.join("bootstrap")).map_err(io)?;
+    package
+        .extension("lifecycle-logger", &bin.join("lifecycle-logger"))
+        .map_err(io)?;
     println!(
         "\n== lifecycle: an external extension, a hand-written runtime, Init, two invokes, Shutdown ==\n"
     );
     let config = Config {
-        opt_dirs: vec![root.join("layer")],
-        task_root: Some(root.join("task")),
         handler: "function.handler".into(),
         env: vec![("LIFECYCLE_LOGGER_WORK_MS".into(), "1000".into())],
         echo: true,
-        ..Config::default()
+        ..package.config()
     };
     let events = vec![
         r#"{"message":"first invoke"}"#.to_string(),
         r#"{"message":"second invoke"}"#.to_string(),
     ];
-    Ok(crate::run(config, events, 1, Some(root.join("output"))).await)
+    let output = package.root().join("output");
+    Ok(crate::run(config, events, 1, Some(output)).await)
 }
 
 pub async fn run(name: Option<&str>) -> ExitCode {

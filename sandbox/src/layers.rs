@@ -101,10 +101,16 @@ impl Layout {
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from(".")),
         };
+        // Processes start in other folders than ours, so relative paths
+        // given on the command line must not reach them.
+        let absolute = |path: PathBuf| std::path::absolute(&path).unwrap_or(path);
         Ok(Layout {
-            extensions,
-            bootstrap,
-            task_root,
+            extensions: extensions
+                .into_iter()
+                .map(|(name, path)| (name, absolute(path)))
+                .collect(),
+            bootstrap: absolute(bootstrap),
+            task_root: absolute(task_root),
         })
     }
 }
@@ -277,6 +283,7 @@ mod tests {
         };
         let layout = Layout::resolve(&config).unwrap();
         let names: Vec<_> = layout.extensions.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(layout.extensions.iter().all(|(_, p)| p.is_absolute()));
         assert_eq!(names, ["alpha", "zeta"]);
         assert_eq!(layout.extensions[0].1, b.join("extensions/alpha"));
         assert_eq!(layout.bootstrap, b.join("bootstrap"));

@@ -1,0 +1,46 @@
+//! Test fixture: an external extension on the official `lambda-extension`
+//! crate that subscribes to INVOKE and SHUTDOWN and does no work.
+//!
+//! It prints each event so tests can compare it with what the runtime got.
+//! `COUNTER_FILE` makes it count in the background and write the count to
+//! that file, which shows whether the process is frozen. `CRASH_ON_INVOKE`
+//! makes it exit on its first INVOKE.
+
+use std::time::Duration;
+
+use lambda_extension::{Error, Extension, LambdaEvent, NextEvent, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    if let Ok(path) = std::env::var("COUNTER_FILE") {
+        tokio::spawn(async move {
+            for count in 0u64.. {
+                let _ = std::fs::write(&path, count.to_string());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+    }
+    let crash = std::env::var("CRASH_ON_INVOKE").is_ok();
+    Extension::new()
+        .with_events(&["INVOKE", "SHUTDOWN"])
+        .with_events_processor(service_fn(move |event: LambdaEvent| async move {
+            match event.next {
+                NextEvent::Invoke(invoke) => {
+                    println!("INVOKE {} {}", invoke.request_id, invoke.deadline_ms);
+                    if crash {
+                        std::process::exit(5);
+                    }
+                }
+                NextEvent::Shutdown(shutdown) => {
+                    println!(
+                        "SHUTDOWN {} {}",
+                        shutdown.shutdown_reason, shutdown.deadline_ms
+                    );
+                    std::process::exit(0);
+                }
+            }
+            Ok::<(), Error>(())
+        }))
+        .run()
+        .await
+}

@@ -1,0 +1,97 @@
+//! Function packages and layers on disk, laid out as Lambda unpacks them:
+//! `task/bootstrap` for the function, `layer/extensions/<name>` for the
+//! extensions. Tests and the demos build their environments with it.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::config::Config;
+
+pub struct Package {
+    root: PathBuf,
+}
+
+impl Package {
+    /// A fresh, empty package under the system's temporary folder.
+    pub fn temporary(label: &str) -> io::Result<Package> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let root =
+            std::env::temp_dir().join(format!("lambda-sandbox-{label}-{}-{n}", std::process::id()));
+        Package::at(root)
+    }
+
+    /// A package in `root`, emptied first.
+    pub fn at(root: impl Into<PathBuf>) -> io::Result<Package> {
+        let root = root.into();
+        if root.exists() {
+            fs::remove_dir_all(&root)?;
+        }
+        fs::create_dir_all(root.join("task"))?;
+        fs::create_dir_all(root.join("layer/extensions"))?;
+        Ok(Package { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn task_root(&self) -> PathBuf {
+        self.root.join("task")
+    }
+
+    pub fn layer(&self) -> PathBuf {
+        self.root.join("layer")
+    }
+
+    /// Copies an executable in as the function's `bootstrap`.
+    pub fn bootstrap(&self, binary: &Path) -> io::Result<&Self> {
+        copy(binary, &self.task_root().join("bootstrap"))?;
+        Ok(self)
+    }
+
+    /// Writes a script as the function's `bootstrap`.
+    pub fn bootstrap_script(&self, text: &str) -> io::Result<&Self> {
+        script(&self.task_root().join("bootstrap"), text)?;
+        Ok(self)
+    }
+
+    /// Copies an executable in as the external extension `name`.
+    pub fn extension(&self, name: &str, binary: &Path) -> io::Result<&Self> {
+        copy(binary, &self.layer().join("extensions").join(name))?;
+        Ok(self)
+    }
+
+    /// Writes a script as the external extension `name`.
+    pub fn extension_script(&self, name: &str, text: &str) -> io::Result<&Self> {
+        script(&self.layer().join("extensions").join(name), text)?;
+        Ok(self)
+    }
+
+    /// A configuration that runs this package.
+    pub fn config(&self) -> Config {
+        Config {
+            opt_dirs: vec![self.layer()],
+            task_root: Some(self.task_root()),
+            ..Config::default()
+        }
+    }
+}
+
+fn copy(from: &Path, to: &Path) -> io::Result<()> {
+    fs::copy(from, to).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot copy {} (build it first): {e}", from.display()),
+        )
+    })?;
+    fs::set_permissions(to, fs::Permissions::from_mode(0o755))
+}
+
+fn script(path: &Path, text: &str) -> io::Result<()> {
+    fs::write(path, text)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+}

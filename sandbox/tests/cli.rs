@@ -1,0 +1,125 @@
+//! The `lambda-sandbox run` command: its output files and exit statuses.
+
+mod support;
+
+use std::process::Command;
+
+use lambda_sandbox::Package;
+use serde_json::Value;
+
+fn sandbox() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lambda-sandbox"))
+}
+
+fn read_ndjson(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn run_writes_responses_and_platform_records() {
+    let package = Package::temporary("cli").unwrap();
+    package
+        .bootstrap(&support::fixture("echo_function"))
+        .unwrap();
+    let out = package.root().join("out");
+    let status = sandbox()
+        .args(["run", "--task-root"])
+        .arg(package.task_root())
+        .args([
+            "--event",
+            r#"{"a":1}"#,
+            "--event",
+            r#"{"fail":"boom"}"#,
+            "--invocations",
+            "2",
+            "--output",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        status.status.code(),
+        Some(1),
+        "one invocation failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+
+    let responses = read_ndjson(&out.join("responses.ndjson"));
+    let statuses: Vec<&str> = responses
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["success", "error", "success", "error"]);
+    assert_eq!(responses[0]["payload"]["event"]["a"], 1);
+    assert_eq!(responses[1]["payload"]["errorMessage"], "boom");
+    assert!(responses[1]["errorType"].is_string());
+    assert!(responses[0].get("errorType").is_none());
+
+    let platform = read_ndjson(&out.join("platform.ndjson"));
+    assert!(
+        platform
+            .iter()
+            .all(|r| r["time"].as_str().unwrap().len() == 24
+                && r["time"].as_str().unwrap().ends_with('Z'))
+    );
+    let kinds: Vec<&str> = platform
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "platform.report").count(), 4);
+    assert!(platform.iter().any(|r| {
+        r["type"] == "function"
+            && r["record"]
+                .as_str()
+                .unwrap()
+                .starts_with("echo function handling ")
+    }));
+    assert_eq!(kinds.first(), Some(&"platform.initStart"));
+}
+
+#[test]
+fn packaging_mistakes_exit_with_status_2_and_say_what_to_do() {
+    let package = Package::temporary("cli-bad").unwrap();
+    package
+        .bootstrap(&support::fixture("echo_function"))
+        .unwrap();
+    let ext = package.layer().join("extensions/not-executable");
+    std::fs::write(&ext, "#!/bin/sh\n").unwrap();
+    let output = sandbox()
+        .args(["run", "--opt"])
+        .arg(package.layer())
+        .arg("--task-root")
+        .arg(package.task_root())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("chmod +x {}", ext.display())),
+        "{stderr}"
+    );
+
+    let output = sandbox()
+        .args(["run", "--task-root", "/nonexistent-task"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("no bootstrap found: looked for /nonexistent-task/bootstrap")
+    );
+}
+
+#[test]
+fn events_that_are_not_json_are_refused_before_anything_runs() {
+    let output = sandbox()
+        .args(["run", "--task-root", "/tmp", "--event", "{not json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not JSON"));
+}
