@@ -1,0 +1,184 @@
+//! The hand-written runtime in the sandbox: the Runtime API from the
+//! runtime's side, including its error routes.
+
+use std::path::Path;
+use std::time::Duration;
+
+use lambda_sandbox::{Config, Environment, InvokeRequest, Package, Record, Status};
+use serde_json::json;
+
+/// An extension subscribed to no event: it only makes Lambda send SIGTERM
+/// to the runtime at Shutdown, as it does when any extension is registered.
+const QUIET_EXTENSION: &str = r#"#!/bin/sh
+headers=$(mktemp)
+curl -sS -D "$headers" -X POST "http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension/register" \
+  -H "Lambda-Extension-Name: quiet" -d '{"events":[]}' >/dev/null
+id=$(grep -Fi Lambda-Extension-Identifier "$headers" | tr -d '[:space:]' | cut -d: -f2)
+exec curl -sS "http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension/event/next" -H "Lambda-Extension-Identifier: $id"
+"#;
+
+fn config(handler: &str) -> Config {
+    let package = Package::temporary("custom-runtime").unwrap();
+    package
+        .bootstrap(Path::new(env!("CARGO_BIN_EXE_bootstrap")))
+        .unwrap();
+    package.extension_script("quiet", QUIET_EXTENSION).unwrap();
+    Config {
+        handler: handler.into(),
+        ..package.config()
+    }
+}
+
+fn function_lines(records: &[Record]) -> Vec<String> {
+    records
+        .iter()
+        .filter(|r| r.kind == "function")
+        .map(|r| r.record.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn echoes_each_event_and_logs_a_line_per_request() {
+    let env = Environment::start(config("function.handler"))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for event in [json!({"n": 1}), json!({"message": "hello"})] {
+        let result = env.invoke(InvokeRequest::json(&event)).await;
+        assert_eq!(result.status, Status::Success);
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&result.payload).unwrap(),
+            event
+        );
+        ids.push(result.request_id);
+        env.wait_idle().await;
+    }
+    env.shutdown().await;
+    let lines = function_lines(&env.records());
+    for id in &ids {
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.contains(&format!("Function: handling request {id}")))
+                .count(),
+            1,
+            "{lines:#?}"
+        );
+    }
+    // SIGTERM (sent because an extension is registered) ends the runtime cleanly.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with("Runtime: received SIGTERM, shutting down")),
+        "{lines:#?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_handler_is_reported_as_an_init_error() {
+    let env = Environment::start(config("function.nope")).await.unwrap();
+    let result = env.invoke(InvokeRequest::json(&json!({}))).await;
+    env.shutdown().await;
+    assert_eq!(result.status, Status::Error);
+    assert_eq!(
+        result.error_type.as_deref(),
+        Some("Runtime.HandlerNotFound")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&result.payload).unwrap();
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("unknown handler \"function.nope\"")
+    );
+    let records = env.records();
+    let inits: Vec<_> = records
+        .iter()
+        .filter(|r| r.kind == "platform.initReport")
+        .collect();
+    assert_eq!(
+        inits.len(),
+        2,
+        "Init at start, then the suppressed Init of the invoke"
+    );
+    for (init, phase) in inits.iter().zip(["init", "invoke"]) {
+        assert_eq!(init.record["phase"], phase);
+        assert_eq!(init.record["errorType"], "Runtime.HandlerNotFound");
+    }
+}
+
+#[tokio::test]
+async fn handler_errors_use_the_error_route() {
+    let env = Environment::start(config("function.fail")).await.unwrap();
+    let result = env.invoke(InvokeRequest::json(&json!({}))).await;
+    env.wait_idle().await;
+    env.shutdown().await;
+    assert_eq!(result.status, Status::Error);
+    assert_eq!(result.error_type.as_deref(), Some("Function.Failed"));
+    let report = env
+        .records()
+        .into_iter()
+        .find(|r| r.kind == "platform.report")
+        .unwrap();
+    assert_eq!(report.record["errorType"], "Function.Failed");
+}
+
+#[tokio::test]
+async fn work_stops_at_the_deadline_instead_of_timing_out() {
+    let env = Environment::start(Config {
+        timeout: Duration::from_secs(1),
+        ..config("function.handler")
+    })
+    .await
+    .unwrap();
+    let result = env
+        .invoke(InvokeRequest::json(&json!({"workMs": 5000})))
+        .await;
+    env.wait_idle().await;
+    env.shutdown().await;
+    assert_eq!(result.status, Status::Error, "{result:?}");
+    assert_eq!(
+        result.error_type.as_deref(),
+        Some("Function.DeadlineExceeded")
+    );
+}
+
+#[tokio::test]
+async fn a_url_with_a_path_prefix_is_accepted_as_the_runtime_api() {
+    // cargo lambda watch hands out a URL, not host:port.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        tx.send(listener.local_addr().unwrap()).unwrap();
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let n = std::io::Read::read(&mut stream, &mut buf).unwrap();
+        let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+        std::io::Write::write_all(
+            &mut stream,
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        request
+    });
+    let addr = rx.recv().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .env("AWS_LAMBDA_RUNTIME_API", format!("http://{addr}/.rt/"))
+        .env("_HANDLER", "function.handler")
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "a 500 from next makes the runtime exit"
+    );
+    let request = server.join().unwrap();
+    assert!(
+        request.starts_with("GET /.rt/2018-06-01/runtime/invocation/next HTTP/1.1"),
+        "{request}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("GET /runtime/invocation/next: 500"),
+        "{stdout}"
+    );
+}

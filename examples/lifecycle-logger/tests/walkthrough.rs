@@ -1,0 +1,185 @@
+//! The walkthrough of "Building Extensions for AWS Lambda", checked step by
+//! step: the lifecycle logger with the hand-written custom runtime.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lambda_sandbox::{Config, Environment, InvokeRequest, Package, Record, Status};
+use serde_json::json;
+
+/// The custom runtime's `bootstrap`, built beside this crate's binary by
+/// `cargo test --workspace` (or `cargo build --workspace`).
+fn bootstrap() -> PathBuf {
+    let logger = Path::new(env!("CARGO_BIN_EXE_lifecycle-logger"));
+    let path = logger.with_file_name("bootstrap");
+    assert!(
+        path.exists(),
+        "{} is missing: run cargo build --workspace first",
+        path.display()
+    );
+    path
+}
+
+fn config(work_ms: &str) -> Config {
+    let package = Package::temporary("lifecycle").unwrap();
+    package.bootstrap(&bootstrap()).unwrap();
+    package
+        .extension(
+            "lifecycle-logger",
+            Path::new(env!("CARGO_BIN_EXE_lifecycle-logger")),
+        )
+        .unwrap();
+    Config {
+        env: vec![("LIFECYCLE_LOGGER_WORK_MS".into(), work_ms.into())],
+        ..package.config()
+    }
+}
+
+/// Where in the journal the first record of `kind` containing `text` is.
+fn position(records: &[Record], kind: &str, text: &str) -> usize {
+    records
+        .iter()
+        .position(|r| r.kind == kind && r.record.to_string().contains(text))
+        .unwrap_or_else(|| panic!("no {kind} record containing {text:?} in {records:#?}"))
+}
+
+#[tokio::test]
+async fn the_eleven_steps_happen_in_order() {
+    let env = Environment::start(config("300")).await.unwrap();
+    let pids = env.pids().await;
+    let first = env.invoke(InvokeRequest::json(&json!({"step": 1}))).await;
+    let answered_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert_eq!(first.status, Status::Success);
+    let second = env.invoke(InvokeRequest::json(&json!({"step": 2}))).await;
+    assert_eq!(second.status, Status::Success);
+    env.wait_idle().await;
+    env.shutdown().await;
+    let records = env.records();
+    let id = first.request_id.as_str();
+
+    let steps = [
+        // 1. The extension launches and registers before the runtime starts.
+        position(
+            &records,
+            "extension",
+            "starting: registering for INVOKE and SHUTDOWN",
+        ),
+        // 2. The runtime initialises from the bootstrap.
+        position(&records, "function", "Runtime: initialising handler"),
+        // 3. Both wait for their next event: Init ends.
+        position(&records, "platform.initReport", "success"),
+        // 4. The invoke reaches the extension and the runtime.
+        position(
+            &records,
+            "extension",
+            &format!("INVOKE received: request {id}"),
+        ),
+        // 5. The runtime runs the handler with the event.
+        position(
+            &records,
+            "function",
+            &format!("Function: handling request {id}"),
+        ),
+        // 6. The response goes back through the Runtime API.
+        position(
+            &records,
+            "function",
+            &format!("Runtime: request {id} answered"),
+        ),
+        // 7. The runtime waits for the next event.
+        position(&records, "platform.runtimeDone", id),
+        // 8. The extension finishes its companion work, then asks for the next event.
+        position(
+            &records,
+            "extension",
+            &format!("companion work for request {id} done"),
+        ),
+        // 9. The invocation report.
+        position(&records, "platform.report", id),
+        // 10. Shutdown: the runtime gets SIGTERM.
+        position(&records, "function", "Runtime: received SIGTERM"),
+        // 11. Then the extension gets SHUTDOWN and exits after the runtime.
+        position(&records, "extension", "SHUTDOWN received: reason spindown"),
+    ];
+    // Step 4 reaches the extension and the runtime at the same moment, so the
+    // extension's line may come before or after the handler's (step 5).
+    let chain: Vec<usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3)
+        .map(|(_, p)| *p)
+        .collect();
+    assert!(
+        chain.windows(2).all(|w| w[0] < w[1]),
+        "steps out of order: {steps:?}"
+    );
+    assert!(
+        position(&records, "platform.start", id) < steps[3] && steps[3] < steps[7],
+        "{steps:?}"
+    );
+
+    // The caller had the response while the extension was still working.
+    let work_done = &records[steps[7]];
+    assert!(
+        work_done.time.timestamp_millis() > answered_at,
+        "the response waited for the extension's work"
+    );
+    // The next invoke waited for that work.
+    assert!(position(&records, "platform.start", &second.request_id) > steps[7]);
+
+    let report = &records[steps[8]].record;
+    let overhead = report["spans"][0]["durationMs"].as_f64().unwrap();
+    assert!(
+        overhead >= 250.0,
+        "300 ms of work shows as extension overhead, got {overhead}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for pid in pids {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "process {pid} survived"
+        );
+    }
+}
+
+#[tokio::test]
+async fn work_is_cut_short_before_the_invoke_deadline() {
+    let env = Environment::start(Config {
+        timeout: Duration::from_secs(1),
+        ..config("5000")
+    })
+    .await
+    .unwrap();
+    let result = env.invoke(InvokeRequest::json(&json!({}))).await;
+    env.wait_idle().await;
+    env.shutdown().await;
+    assert_eq!(result.status, Status::Success);
+    let records = env.records();
+    position(&records, "extension", "cutting work to");
+    let report = records
+        .iter()
+        .find(|r| r.kind == "platform.report")
+        .unwrap();
+    assert_eq!(
+        report.record["status"], "success",
+        "the extension never made the function time out"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_work_setting_fails_init_with_a_clear_message() {
+    let env = Environment::start(config("5s")).await.unwrap();
+    let result = env.invoke(InvokeRequest::json(&json!({}))).await;
+    env.shutdown().await;
+    assert_eq!(result.error_type.as_deref(), Some("Extension.Crash"));
+    let records = env.records();
+    position(
+        &records,
+        "extension",
+        r#"environment variable LIFECYCLE_LOGGER_WORK_MS=\"5s\" is not valid: expected a whole number of milliseconds"#,
+    );
+}
