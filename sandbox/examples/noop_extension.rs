@@ -14,8 +14,11 @@ use lambda_extension::{Error, Extension, LambdaEvent, NextEvent, service_fn};
 async fn main() -> Result<(), Error> {
     if let Ok(path) = std::env::var("COUNTER_FILE") {
         tokio::spawn(async move {
+            // Written aside, then renamed: a reader never sees a half-written count.
+            let partial = format!("{path}.partial");
             for count in 0u64.. {
-                let _ = std::fs::write(&path, count.to_string());
+                let _ = std::fs::write(&partial, count.to_string());
+                let _ = std::fs::rename(&partial, &path);
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         });

@@ -192,6 +192,21 @@ impl Environment {
         self.core.shared.journal.records()
     }
 
+    /// How many records there are so far: a mark for [`Environment::records_from`].
+    pub fn journal_len(&self) -> usize {
+        self.core.shared.journal.len()
+    }
+
+    /// The records emitted since `mark`.
+    pub fn records_from(&self, mark: usize) -> Vec<Record> {
+        self.core.shared.journal.records_from(mark)
+    }
+
+    /// The configuration this environment runs with.
+    pub fn config(&self) -> &Config {
+        &self.core.shared.config
+    }
+
     /// Process ids of the runtime and the extensions now running.
     pub async fn pids(&self) -> Vec<i32> {
         self.core

@@ -77,12 +77,12 @@ pub(crate) async fn run(
     });
 
     let result = async {
-        launch_extensions(core, inst, generation)?;
+        launch_extensions(core, inst, generation).await?;
         wait_for(core, deadline, "every extension to register", |st| {
             st.unregistered_launched().is_empty()
         })
         .await?;
-        launch_runtime(core, inst, generation)?;
+        launch_runtime(core, inst, generation).await?;
         wait_for(core, deadline, "the runtime's first next", |st| {
             st.runtime == RuntimePhase::Ready
         })
@@ -162,7 +162,11 @@ pub(crate) async fn run(
     }
 }
 
-fn launch_extensions(core: &Core, inst: &mut Instance, generation: u64) -> Result<(), InitFailure> {
+async fn launch_extensions(
+    core: &Core,
+    inst: &mut Instance,
+    generation: u64,
+) -> Result<(), InitFailure> {
     let shared = &core.shared;
     let env = env_vars::extension(
         &shared.config,
@@ -194,7 +198,9 @@ fn launch_extensions(core: &Core, inst: &mut Instance, generation: u64) -> Resul
             Source::Extension(name.clone()),
             shared.journal.clone(),
             on_exit,
-        ) {
+        )
+        .await
+        {
             Ok(process) => {
                 shared
                     .journal
@@ -219,7 +225,11 @@ fn launch_extensions(core: &Core, inst: &mut Instance, generation: u64) -> Resul
     Ok(())
 }
 
-fn launch_runtime(core: &Core, inst: &mut Instance, generation: u64) -> Result<(), InitFailure> {
+async fn launch_runtime(
+    core: &Core,
+    inst: &mut Instance,
+    generation: u64,
+) -> Result<(), InitFailure> {
     let shared = &core.shared;
     let env = env_vars::runtime(
         &shared.config,
@@ -243,7 +253,9 @@ fn launch_runtime(core: &Core, inst: &mut Instance, generation: u64) -> Result<(
         Source::Function,
         shared.journal.clone(),
         on_exit,
-    ) {
+    )
+    .await
+    {
         Ok(process) => {
             shared.journal.note(format!(
                 "started runtime {} (pid {})",

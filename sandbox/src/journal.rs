@@ -56,7 +56,9 @@ impl Journal {
 
     /// A `platform.*` event.
     pub fn platform(&self, kind: &str, record: Value) {
-        let line = self.echo.then(|| describe(kind, &record));
+        let line = self
+            .echo
+            .then(|| format!("[platform] {}", describe(kind, &record)));
         self.push(kind, record, line);
     }
 
@@ -80,6 +82,25 @@ impl Journal {
     /// A copy of every record so far.
     pub fn records(&self) -> Vec<Record> {
         self.records.lock().unwrap().clone()
+    }
+
+    /// How many records there are; a mark for [`Journal::records_from`].
+    pub fn len(&self) -> usize {
+        self.records.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The records emitted since `mark`.
+    pub fn records_from(&self, mark: usize) -> Vec<Record> {
+        self.records
+            .lock()
+            .unwrap()
+            .get(mark..)
+            .unwrap_or_default()
+            .to_vec()
     }
 
     fn push(&self, kind: &str, record: Value, printed: Option<String>) {
@@ -114,7 +135,7 @@ fn describe(kind: &str, r: &Value) -> String {
         Some(e) => format!("{} ({e})", s("status")),
         None => s("status"),
     };
-    let body = match kind {
+    match kind {
         "platform.initStart" => format!(
             "INIT_START phase: {} type: {}",
             s("phase"),
@@ -172,8 +193,29 @@ fn describe(kind: &str, r: &Value) -> String {
             line
         }
         other => format!("{other} {r}"),
-    };
-    format!("[platform] {body}")
+    }
+}
+
+/// The log as CloudWatch Logs shows it: each log line as written, and the
+/// platform's START, END and REPORT lines.
+pub fn cloudwatch_text(records: &[Record]) -> String {
+    let mut text = String::new();
+    for r in records {
+        match r.kind.as_str() {
+            "function" | "extension" => text.push_str(r.record.as_str().unwrap_or_default()),
+            "platform.start" => text.push_str(&describe(&r.kind, &r.record)),
+            "platform.report" => {
+                let id = r.record["requestId"].as_str().unwrap_or_default();
+                text.push_str(&format!(
+                    "END RequestId: {id}\n{}",
+                    describe(&r.kind, &r.record)
+                ));
+            }
+            _ => continue,
+        }
+        text.push('\n');
+    }
+    text
 }
 
 /// A span of the Telemetry API: `{name, start, durationMs}`.

@@ -20,6 +20,7 @@ mod environment;
 mod extensions_api;
 mod init;
 mod invoke;
+pub mod invoke_api;
 pub mod journal;
 pub mod layers;
 pub mod output;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use lambda_sandbox::{Config, Environment, InvokeRequest, Status, output};
+use lambda_sandbox::{Config, Environment, InvokeRequest, Status, invoke_api, output};
 
 mod demo;
 
@@ -24,6 +24,8 @@ struct Cli {
 enum Command {
     /// One Init, the given invocations, then Shutdown (reason spindown).
     Run(Box<RunArgs>),
+    /// Keep the environment up and serve the Lambda Invoke API until Ctrl-C.
+    Serve(Box<ServeArgs>),
     /// Build the examples and run their scripted walkthroughs.
     Demo {
         /// Which walkthrough: lifecycle (default: all).
@@ -87,6 +89,15 @@ struct RunArgs {
     /// Write responses.ndjson and platform.ndjson here.
     #[arg(long, value_name = "DIR")]
     output: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    environment: EnvironmentArgs,
+    /// Where the Invoke API listens (`aws lambda invoke --endpoint-url http://ADDR`).
+    #[arg(long, default_value = "127.0.0.1:3001")]
+    invoke_addr: std::net::SocketAddr,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -182,6 +193,40 @@ pub async fn run(
     }
 }
 
+/// Serves invocations until Ctrl-C or SIGTERM, then shuts down (spindown).
+async fn serve(config: Config, invoke_addr: std::net::SocketAddr) -> ExitCode {
+    let function_name = config.function_name.clone();
+    let env = match Environment::start(config).await {
+        Ok(env) => env,
+        Err(err) => {
+            eprintln!("lambda-sandbox: the environment could not start: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    // Installed before the address is printed: whoever reads it may signal at once.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate =
+        signal(SignalKind::terminate()).expect("a SIGTERM handler can be installed");
+    let mut interrupt = signal(SignalKind::interrupt()).expect("a SIGINT handler can be installed");
+    let (addr, _server) = match invoke_api::serve(env.clone(), invoke_addr).await {
+        Ok(bound) => bound,
+        Err(err) => {
+            eprintln!("lambda-sandbox: cannot listen for the Invoke API on {invoke_addr}: {err}");
+            env.shutdown().await;
+            return ExitCode::from(2);
+        }
+    };
+    println!(
+        "         [sandbox] Invoke API on http://{addr}; try:\n           aws lambda invoke --endpoint-url http://{addr} --function-name {function_name} --payload '{{}}' --cli-binary-format raw-in-base64-out --log-type Tail out.json\n         Ctrl-C shuts down."
+    );
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    env.shutdown().await;
+    ExitCode::SUCCESS
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -208,6 +253,7 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Serve(args) => serve(args.environment.to_config(), args.invoke_addr).await,
         Command::Demo { name } => demo::run(name.as_deref()).await,
     }
 }

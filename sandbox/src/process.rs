@@ -19,6 +19,8 @@ pub struct Process {
     pub name: String,
     pub pid: i32,
     exit: watch::Receiver<Option<ExitStatus>>,
+    /// The tasks copying stdout and stderr into the journal.
+    capture: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// Why a process could not start, with the hint Lambda would not give.
@@ -40,7 +42,7 @@ pub fn launch_error_hint(err: &std::io::Error) -> &'static str {
 impl Process {
     /// Starts `path` in a new process group with exactly `env`, capturing its
     /// output into the journal. `on_exit` runs once the process has exited.
-    pub fn spawn(
+    pub async fn spawn(
         path: &Path,
         cwd: &Path,
         env: &[(String, String)],
@@ -48,7 +50,8 @@ impl Process {
         journal: Arc<Journal>,
         on_exit: impl FnOnce(ExitStatus) + Send + 'static,
     ) -> std::io::Result<Process> {
-        let mut child = Command::new(path)
+        let mut command = Command::new(path);
+        command
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
             .current_dir(cwd)
@@ -56,14 +59,27 @@ impl Process {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
-            .kill_on_drop(true)
-            .spawn()?;
+            .kill_on_drop(true);
+        // A file that was just written can be briefly busy: a process forked
+        // elsewhere in this program may still hold the writer's descriptor
+        // until it execs. The kernel then refuses to run it (ETXTBSY).
+        let mut attempts = 0;
+        let mut child = loop {
+            match command.spawn() {
+                Err(err) if err.raw_os_error() == Some(nix::libc::ETXTBSY) && attempts < 50 => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                other => break other?,
+            }
+        };
         let pid = child.id().map(|p| p as i32).unwrap_or_default();
+        let mut capturing = Vec::new();
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(capture(out, source.clone(), journal.clone()));
+            capturing.push(tokio::spawn(capture(out, source.clone(), journal.clone())));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(capture(err, source, journal));
+            capturing.push(tokio::spawn(capture(err, source, journal)));
         }
         let (tx, exit) = watch::channel(None);
         tokio::spawn(async move {
@@ -77,7 +93,12 @@ impl Process {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        Ok(Process { name, pid, exit })
+        Ok(Process {
+            name,
+            pid,
+            exit,
+            capture: std::sync::Mutex::new(capturing),
+        })
     }
 
     pub fn has_exited(&self) -> bool {
@@ -113,6 +134,19 @@ impl Process {
         self.signal_group(Signal::SIGKILL);
         // SIGKILL cannot be ignored; the wait only covers reaping.
         self.wait_exit(Duration::from_secs(5)).await;
+    }
+
+    /// Waits until every line the process group wrote has reached the
+    /// journal: its pipes close once the group is gone. `limit` bounds the
+    /// wait for a descendant that escaped the group and holds a pipe open.
+    pub async fn drain_output(&self, limit: Duration) {
+        let tasks: Vec<_> = std::mem::take(&mut *self.capture.lock().unwrap());
+        let _ = tokio::time::timeout(limit, async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        })
+        .await;
     }
 
     /// The peak resident set size of the process, in KiB (`VmHWM`).

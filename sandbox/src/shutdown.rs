@@ -122,6 +122,10 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     for process in inst.processes() {
         process.kill().await;
     }
+    // The last lines an extension wrote before exiting are still in its pipe.
+    for process in inst.processes() {
+        process.drain_output(Duration::from_secs(1)).await;
+    }
     inst.runtime = None;
     inst.extensions.clear();
     inst.initialized = false;

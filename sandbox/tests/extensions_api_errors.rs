@@ -239,17 +239,23 @@ async fn an_init_error_fails_init_with_extension_init_error() {
 async fn an_extension_registered_under_another_name_stalls_init() {
     // The file is `named-right`, but it registers as `named-wrong`: the
     // platform takes it as internal and waits for `named-right` forever.
-    let raw = raw_runtime(Duration::from_millis(800), |package| {
-        package
-            .extension_script(
-                "named-right",
-                "#!/bin/sh\ncurl -sS -X POST \"http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension/register\" \
-                 -H 'Lambda-Extension-Name: named-wrong' -d '{\"events\":[\"INVOKE\"]}' >/dev/null\nexec sleep 600\n",
-            )
-            .unwrap();
+    let package = lambda_sandbox::Package::temporary("misnamed").unwrap();
+    package
+        .bootstrap_script("#!/bin/sh\nexec sleep 600\n")
+        .unwrap();
+    package
+        .extension_script(
+            "named-right",
+            "#!/bin/sh\ncurl -sS -X POST \"http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension/register\" \
+             -H 'Lambda-Extension-Name: named-wrong' -d '{\"events\":[\"INVOKE\"]}' >/dev/null\nexec sleep 600\n",
+        )
+        .unwrap();
+    let env = lambda_sandbox::Environment::start(lambda_sandbox::Config {
+        init_timeout: Duration::from_millis(800),
+        ..package.config()
     })
-    .await;
-    let env = raw.starting.await.unwrap();
+    .await
+    .unwrap();
     // The first invoke retries Init, which stalls the same way, and its
     // error says why.
     let result = env

@@ -86,7 +86,11 @@ async fn runtime_crash_is_an_exit_error_and_resets() {
             .iter()
             .any(|l| l.starts_with("SHUTDOWN failure "))
     );
-    assert_eq!(of_type(&records, "platform.initStart").len(), 2);
+    assert_eq!(
+        of_type(&records, "platform.initStart").len(),
+        2,
+        "{records:#?}"
+    );
 }
 
 #[tokio::test]

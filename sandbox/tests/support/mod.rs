@@ -23,14 +23,6 @@ pub fn fixture(name: &str) -> PathBuf {
     path
 }
 
-/// A loopback address with a port that was free a moment ago.
-pub fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 pub struct Reply {
     pub status: u16,
     pub headers: HashMap<String, String>,
@@ -94,35 +86,26 @@ pub async fn http(
     }
 }
 
-/// Waits until something listens on `addr`.
-pub async fn wait_listening(addr: SocketAddr) {
-    for _ in 0..200 {
-        if TcpStream::connect(addr).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("nothing listens on {addr}");
-}
-
 /// An environment whose runtime is the test itself: the bootstrap only
-/// sleeps, and the test calls the Runtime API with raw HTTP. Init completes
-/// when the test sends its first `next`.
+/// tells the test where the Runtime API is and idles, and the test calls the
+/// API with raw HTTP. Init completes when the test sends its first `next`.
 pub struct RawRuntime {
     pub addr: SocketAddr,
     pub package: Package,
     pub starting: tokio::task::JoinHandle<Environment>,
 }
 
+const IDLE_BOOTSTRAP: &str = r#"#!/bin/sh
+echo "$AWS_LAMBDA_RUNTIME_API" > "$LAMBDA_TASK_ROOT/api.partial"
+mv "$LAMBDA_TASK_ROOT/api.partial" "$LAMBDA_TASK_ROOT/api"
+exec sleep 600
+"#;
+
 pub async fn raw_runtime(init_timeout: Duration, prepare: impl FnOnce(&Package)) -> RawRuntime {
     let package = Package::temporary("raw").unwrap();
-    package
-        .bootstrap_script("#!/bin/sh\nexec sleep 600\n")
-        .unwrap();
+    package.bootstrap_script(IDLE_BOOTSTRAP).unwrap();
     prepare(&package);
-    let addr = free_addr();
     let config = Config {
-        runtime_api: Some(addr),
         init_timeout,
         freeze: false,
         ..package.config()
@@ -132,9 +115,17 @@ pub async fn raw_runtime(init_timeout: Duration, prepare: impl FnOnce(&Package))
             .await
             .expect("environment starts")
     });
-    wait_listening(addr).await;
+    let api_file = package.task_root().join("api");
+    let mut addr = None;
+    for _ in 0..500 {
+        if let Ok(text) = std::fs::read_to_string(&api_file) {
+            addr = text.trim().parse().ok();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     RawRuntime {
-        addr,
+        addr: addr.expect("the bootstrap wrote the Runtime API address"),
         package,
         starting,
     }
