@@ -17,6 +17,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -93,6 +94,16 @@ pub struct InvokeResult {
     pub error_type: Option<String>,
 }
 
+/// An extension as it registered.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub name: String,
+    pub external: bool,
+    pub events: Vec<String>,
+    /// From launch to `/register`; `None` for internal extensions.
+    pub after_launch: Option<std::time::Duration>,
+}
+
 /// The processes of the current generation and whether Init has completed.
 #[derive(Default)]
 pub(crate) struct Instance {
@@ -101,11 +112,27 @@ pub(crate) struct Instance {
     pub initialized: bool,
     /// The Init duration, reported with the first invoke after it.
     pub init_duration_ms: Option<f64>,
+    pub frozen: bool,
 }
 
 impl Instance {
     pub fn processes(&self) -> impl Iterator<Item = &Process> {
         self.runtime.iter().chain(self.extensions.iter())
+    }
+
+    /// Stops every process, unless an invoke is already waiting: Lambda
+    /// freezes only when there are no pending events.
+    pub fn freeze(&mut self, core: &Core) {
+        if core.shared.config.freeze && core.queued.load(Ordering::SeqCst) == 0 {
+            self.processes().for_each(Process::freeze);
+            self.frozen = true;
+        }
+    }
+
+    pub fn thaw(&mut self) {
+        if std::mem::take(&mut self.frozen) {
+            self.processes().for_each(Process::thaw);
+        }
     }
 }
 
@@ -115,6 +142,8 @@ pub(crate) struct Core {
     pub runtime_api: SocketAddr,
     /// Held for a whole phase: Lambda runs one phase at a time per environment.
     pub instance: Arc<Mutex<Instance>>,
+    /// Invokes waiting for their turn.
+    pub queued: AtomicUsize,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -153,6 +182,7 @@ impl Environment {
             layout,
             runtime_api,
             instance: Arc::new(Mutex::new(Instance::default())),
+            queued: AtomicUsize::new(0),
             server,
         });
         {
@@ -172,7 +202,9 @@ impl Environment {
     /// on in the background, and the next call waits for it.
     pub async fn invoke(&self, request: InvokeRequest) -> InvokeResult {
         // An owned guard, so that the phase can outlive this call.
+        self.core.queued.fetch_add(1, Ordering::SeqCst);
         let instance = self.core.instance.clone().lock_owned().await;
+        self.core.queued.fetch_sub(1, Ordering::SeqCst);
         let (tx, rx) = oneshot::channel();
         let core = self.core.clone();
         tokio::spawn(async move {
@@ -207,7 +239,23 @@ impl Environment {
         &self.core.shared.config
     }
 
-    /// Process ids of the runtime and the extensions now running.
+    /// The extensions registered in the current generation.
+    pub fn registrations(&self) -> Vec<Registration> {
+        self.core
+            .shared
+            .lock()
+            .extensions
+            .iter()
+            .map(|e| Registration {
+                name: e.name.clone(),
+                external: e.external,
+                events: e.events().iter().map(|s| s.to_string()).collect(),
+                after_launch: e.registered_after_launch,
+            })
+            .collect()
+    }
+
+    /// Process ids of the runtime, then the extensions, now running.
     pub async fn pids(&self) -> Vec<i32> {
         self.core
             .instance

@@ -75,7 +75,7 @@ pub async fn register(
         .is_some_and(|f| f.split(',').any(|f| f.trim() == "accountId"));
 
     let id = Uuid::new_v4();
-    let (external, stalled) = shared.update(|st| {
+    let (after_launch, stalled) = shared.update(|st| {
         if !st.registration_open {
             return Err(ApiError::forbidden(
                 "Extension.RegistrationClosed",
@@ -102,6 +102,11 @@ pub async fn register(
                 "ShutdownEventNotSupportedForInternalExtension",
             ));
         }
+        let registered_after_launch = st
+            .launch_times
+            .iter()
+            .find(|(launched, _)| external && *launched == name)
+            .map(|(_, at)| at.elapsed());
         st.extensions.push(ExtensionState {
             id,
             name: name.clone(),
@@ -114,10 +119,18 @@ pub async fn register(
             pending: None,
             failed: false,
             shutdown_delivered: false,
+            registered_after_launch,
         });
-        Ok((external, st.unregistered_launched()))
+        Ok((registered_after_launch, st.unregistered_launched()))
     })?;
-    let kind = if external { "external" } else { "internal" };
+    let external = after_launch.is_some();
+    let kind = match after_launch {
+        Some(after) => format!(
+            "external, {:.1} ms after launch",
+            after.as_secs_f64() * 1000.0
+        ),
+        None => "internal".to_string(),
+    };
     shared.journal.note(format!(
         "extension {name} registered ({kind}) for [{}]",
         request.events.join(", ")
@@ -223,7 +236,6 @@ pub async fn next(
         })
         .await
         .flatten();
-    shared.notify();
     let Some(event) = event else {
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -255,13 +267,13 @@ struct WaitingGuard<'a> {
 
 impl Drop for WaitingGuard<'_> {
     fn drop(&mut self) {
-        self.shared.update(|st| {
-            if st.generation == self.generation
-                && let Some(ext) = st.extension_mut(&self.id)
-            {
-                ext.waiting = false;
-            }
-        });
+        // Nobody waits for a poll to end, so no one needs waking.
+        let mut st = self.shared.lock();
+        if st.generation == self.generation
+            && let Some(ext) = st.extension_mut(&self.id)
+        {
+            ext.waiting = false;
+        }
     }
 }
 

@@ -119,8 +119,8 @@ pub(crate) async fn run(
                     "spans": [init_span],
                 }),
             );
-            if config.freeze {
-                inst.processes().for_each(Process::freeze);
+            inst.freeze(core);
+            if inst.frozen {
                 shared
                     .journal
                     .note("environment frozen until the next invoke");
@@ -191,6 +191,7 @@ async fn launch_extensions(
             });
         };
         let cwd = path.parent().unwrap_or(&core.layout.task_root);
+        shared.update(|st| st.launch_times.push((name.clone(), Instant::now())));
         match Process::spawn(
             path,
             cwd,

@@ -62,9 +62,7 @@ pub(crate) async fn run(
         return;
     }
 
-    if config.freeze {
-        inst.processes().for_each(Process::thaw);
-    }
+    inst.thaw();
     let started = Instant::now();
     let started_at = Utc::now();
     let deadline = started + config.timeout;
@@ -237,8 +235,7 @@ async fn complete(core: &Core, inst: &mut Instance, request_id: &str, failure: O
     shared.journal.platform("platform.report", report);
     shared.update(|st| st.invocation = None);
     match failure {
-        None if shared.config.freeze => inst.processes().for_each(Process::freeze),
-        None => {}
+        None => inst.freeze(core),
         Some(f) => {
             shared.journal.note(format!(
                 "resetting the environment after {} ({}); the next invoke re-runs Init",

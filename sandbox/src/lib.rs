@@ -31,6 +31,6 @@ mod shutdown;
 mod state;
 
 pub use config::{Config, ShutdownBudgets};
-pub use environment::{Environment, InvokeRequest, InvokeResult, StartError, Status};
+pub use environment::{Environment, InvokeRequest, InvokeResult, Registration, StartError, Status};
 pub use journal::Record;
 pub use package::Package;

@@ -227,7 +227,9 @@ async fn serve(config: Config, invoke_addr: std::net::SocketAddr) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-#[tokio::main]
+// One thread serves the APIs and drives the phases; the cores are left to the
+// function and its extensions, which is where Lambda spends them too.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

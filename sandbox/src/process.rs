@@ -21,6 +21,8 @@ pub struct Process {
     exit: watch::Receiver<Option<ExitStatus>>,
     /// The tasks copying stdout and stderr into the journal.
     capture: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// `/proc/<pid>/status`, opened on first use.
+    status: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 /// Why a process could not start, with the hint Lambda would not give.
@@ -98,6 +100,7 @@ impl Process {
             pid,
             exit,
             capture: std::sync::Mutex::new(capturing),
+            status: std::sync::Mutex::new(None),
         })
     }
 
@@ -151,9 +154,19 @@ impl Process {
 
     /// The peak resident set size of the process, in KiB (`VmHWM`).
     pub fn peak_rss_kib(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        status
+        use std::os::unix::fs::FileExt;
+        // Every report reads this, so the file stays open: re-reading from
+        // offset 0 makes the kernel render it afresh without a new open.
+        let mut status = self.status.lock().unwrap();
+        if status.is_none() {
+            *status = std::fs::File::open(format!("/proc/{}/status", self.pid)).ok();
+        }
+        let mut buf = [0u8; 4096];
+        let n = status
+            .as_ref()
+            .and_then(|f| f.read_at(&mut buf, 0).ok())
+            .unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n])
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())

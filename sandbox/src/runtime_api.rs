@@ -74,7 +74,6 @@ pub async fn next(State(shared): State<Arc<Shared>>) -> Result<Response, ApiErro
         })
         .await
         .flatten();
-    shared.notify();
     match event {
         Some(event) => Ok(event_response(event)),
         None => Err(ApiError::new(
@@ -90,11 +89,11 @@ struct WaitingGuard<'a>(&'a Shared, u64);
 
 impl Drop for WaitingGuard<'_> {
     fn drop(&mut self) {
-        self.0.update(|st| {
-            if st.generation == self.1 {
-                st.runtime_waiting = false;
-            }
-        });
+        // Nobody waits for a poll to end, so no one needs waking.
+        let mut st = self.0.lock();
+        if st.generation == self.1 {
+            st.runtime_waiting = false;
+        }
     }
 }
 

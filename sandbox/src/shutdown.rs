@@ -38,7 +38,7 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
         (st.external_registered(), st.internal_registered())
     });
     // Frozen processes cannot handle signals or events.
-    inst.processes().for_each(|p| p.thaw());
+    inst.thaw();
 
     let (budget, runtime_share) = match (external, internal) {
         (false, false) => (budgets.no_extensions, Duration::ZERO),
@@ -130,6 +130,7 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     inst.extensions.clear();
     inst.initialized = false;
     inst.init_duration_ms = None;
+    inst.frozen = false;
     shared.journal.note(format!(
         "environment shut down in {} ms",
         started.elapsed().as_millis()

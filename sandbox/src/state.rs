@@ -32,6 +32,8 @@ pub struct State {
     pub registration_open: bool,
     /// File names of the external extensions launched in this generation.
     pub launched: Vec<String>,
+    /// When each of them was launched.
+    pub launch_times: Vec<(String, Instant)>,
     pub extensions: Vec<ExtensionState>,
     pub runtime: RuntimePhase,
     /// A runtime `next` is blocked waiting for an event.
@@ -152,6 +154,8 @@ pub struct ExtensionState {
     /// Reported `init/error` or `exit/error`; no further calls succeed.
     pub failed: bool,
     pub shutdown_delivered: bool,
+    /// From launch to `/register`, for external extensions.
+    pub registered_after_launch: Option<std::time::Duration>,
 }
 
 impl ExtensionState {

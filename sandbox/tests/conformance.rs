@@ -24,6 +24,11 @@ async fn official_crates_run_through_the_whole_lifecycle() {
     let env = Environment::start(package.config()).await.unwrap();
     let pids = env.pids().await;
     assert_eq!(pids.len(), 2, "runtime and extension running after Init");
+    let registrations = env.registrations();
+    assert_eq!(registrations.len(), 1);
+    assert!(registrations[0].external);
+    assert_eq!(registrations[0].events, ["INVOKE", "SHUTDOWN"]);
+    assert!(registrations[0].after_launch.unwrap() < Duration::from_secs(2));
 
     let mut responses = Vec::new();
     for i in 0..3 {

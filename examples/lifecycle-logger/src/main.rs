@@ -57,7 +57,11 @@ async fn handle(event: LambdaEvent, work: Duration) -> Result<(), Error> {
                     available.as_millis()
                 );
             }
-            tokio::time::sleep(work.min(available)).await;
+            let work = work.min(available);
+            // Even a zero sleep waits for the timer's next millisecond tick.
+            if !work.is_zero() {
+                tokio::time::sleep(work).await;
+            }
             info!(
                 "companion work for request {} done; asking for the next event",
                 invoke.request_id

@@ -1,0 +1,235 @@
+//! The sandbox's benchmark: invoke round trips through the Invoke API, Init
+//! durations, the examples' peak memory and start-up, binary sizes.
+//!
+//! Run it with `scripts/bench`, which builds everything in release first.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lambda_sandbox::{Config, Environment, Package, invoke_api};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const WARMUP: usize = 200;
+const INVOKES: usize = 5000;
+
+/// A keep-alive HTTP/1.1 client for the Invoke API, as an SDK holds one.
+struct Client {
+    stream: BufReader<TcpStream>,
+    request: Vec<u8>,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr, function: &str) -> Client {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let body = b"{\"bench\":true}";
+        let mut request = format!(
+            "POST /2015-03-31/functions/{function}/invocations HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        Client {
+            stream: BufReader::new(stream),
+            request,
+        }
+    }
+
+    async fn invoke(&mut self) -> Duration {
+        let started = Instant::now();
+        self.stream
+            .get_mut()
+            .write_all(&self.request)
+            .await
+            .unwrap();
+        let mut length = 0;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await.unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            assert!(
+                !line.starts_with("HTTP/1.1 ") || line.starts_with("HTTP/1.1 200"),
+                "{line}"
+            );
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).await.unwrap();
+        started.elapsed()
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn peak_rss_kib(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+struct Scenario {
+    name: &'static str,
+    bootstrap: PathBuf,
+    extension: Option<(&'static str, PathBuf)>,
+    freeze: bool,
+}
+
+async fn run(scenario: &Scenario) {
+    let package = Package::temporary("bench").unwrap();
+    package.bootstrap(&scenario.bootstrap).unwrap();
+    if let Some((name, path)) = &scenario.extension {
+        package.extension(name, path).unwrap();
+    }
+    let env = Environment::start(Config {
+        freeze: scenario.freeze,
+        env: vec![("LIFECYCLE_LOGGER_WORK_MS".into(), "0".into())],
+        ..package.config()
+    })
+    .await
+    .unwrap();
+    let (addr, _server) = invoke_api::serve(env.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut client = Client::connect(addr, &env.config().function_name).await;
+    for _ in 0..WARMUP {
+        client.invoke().await;
+    }
+    let started = Instant::now();
+    let mut times = Vec::with_capacity(INVOKES);
+    for _ in 0..INVOKES {
+        times.push(client.invoke().await);
+    }
+    let total = started.elapsed();
+    env.wait_idle().await;
+    times.sort();
+    let records = env.records();
+    let init_ms = records
+        .iter()
+        .find(|r| r.kind == "platform.initReport")
+        .and_then(|r| r.record["metrics"]["durationMs"].as_f64())
+        .unwrap_or_default();
+    let pids = env.pids().await;
+    let rss: Vec<String> = pids
+        .iter()
+        .map(|p| format!("{} KiB", peak_rss_kib(*p)))
+        .collect();
+    let registered = env
+        .registrations()
+        .iter()
+        .filter_map(|r| r.after_launch)
+        .map(|d| format!("{:.2} ms", d.as_secs_f64() * 1000.0))
+        .collect::<Vec<_>>();
+    println!(
+        "| {} | {} | {} | {} | {:.0} | {:.2} ms | {} | {} |",
+        scenario.name,
+        micros(percentile(&times, 0.5)),
+        micros(percentile(&times, 0.99)),
+        micros(*times.last().unwrap()),
+        INVOKES as f64 / total.as_secs_f64(),
+        init_ms,
+        rss.join(" / "),
+        if registered.is_empty() {
+            "-".to_string()
+        } else {
+            registered.join(", ")
+        },
+    );
+    env.shutdown().await;
+}
+
+// One thread for the sandbox and the client leaves the other cores to the
+// function and its extension, as the sandbox binary's own runtime would.
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let examples = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let release = examples.parent().unwrap().to_path_buf();
+    let echo = examples.join("echo_function");
+    let noop = examples.join("noop_extension");
+    let bootstrap = release.join("bootstrap");
+    let logger = release.join("lifecycle-logger");
+    for binary in [&echo, &noop, &bootstrap, &logger] {
+        assert!(
+            binary.exists(),
+            "{} is missing: run scripts/bench",
+            binary.display()
+        );
+    }
+
+    println!(
+        "{INVOKES} invokes through the Invoke API after {WARMUP} warm-up, one keep-alive client, on {} cores\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!(
+        "| scenario | p50 | p99 | max | invokes/s | Init | peak RSS (runtime / extension) | launch → registered |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let scenarios = [
+        Scenario {
+            name: "lambda_runtime echo, no extension",
+            bootstrap: echo.clone(),
+            extension: None,
+            freeze: true,
+        },
+        Scenario {
+            name: "lambda_runtime echo + no-op INVOKE extension",
+            bootstrap: echo.clone(),
+            extension: Some(("noop_extension", noop.clone())),
+            freeze: true,
+        },
+        Scenario {
+            name: "same, --no-freeze",
+            bootstrap: echo.clone(),
+            extension: Some(("noop_extension", noop.clone())),
+            freeze: false,
+        },
+        Scenario {
+            name: "custom-runtime bootstrap, no extension",
+            bootstrap: bootstrap.clone(),
+            extension: None,
+            freeze: true,
+        },
+        Scenario {
+            name: "custom-runtime + lifecycle-logger (0 ms work)",
+            bootstrap: bootstrap.clone(),
+            extension: Some(("lifecycle-logger", logger.clone())),
+            freeze: true,
+        },
+    ];
+    for scenario in &scenarios {
+        run(scenario).await;
+    }
+
+    println!("\nbinary sizes (release profile: strip, LTO, one codegen unit, abort on panic):");
+    for binary in [&bootstrap, &logger, &release.join("lambda-sandbox")] {
+        let size = std::fs::metadata(binary)
+            .map(|m| m.len())
+            .unwrap_or_default();
+        println!("  {:<18} {:>6} KiB", file_name(binary), size / 1024);
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
