@@ -5,7 +5,13 @@
 //! `RUST_LOG`, as in the official runtime, so one setting in the function's
 //! configuration controls every process of the environment.
 
+use std::fmt;
+
+use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
 /// The output format chosen by `AWS_LAMBDA_LOG_FORMAT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,9 +39,29 @@ pub fn filter_directive(lambda_level: Option<&str>, rust_log: Option<&str>) -> S
     }
 }
 
-/// Installs the global subscriber, writing to stdout without ANSI colours
-/// (Lambda captures stdout line by line) and without timestamps in Text mode
-/// (the platform stamps every line itself).
+/// Text lines as `LEVEL message key=value`: no timestamp (the platform
+/// stamps every line itself) and no padding.
+struct TextLine;
+
+impl<S, N> FormatEvent<S, N> for TextLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        write!(writer, "{} ", event.metadata().level())?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// Installs the global subscriber, writing to stdout without ANSI colours:
+/// Lambda captures stdout line by line.
 pub fn init() {
     let format = LogFormat::from_env_value(std::env::var("AWS_LAMBDA_LOG_FORMAT").ok().as_deref());
     let directive = filter_directive(
@@ -50,7 +76,7 @@ pub fn init() {
         .with_writer(std::io::stdout);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.without_time().init(),
+        LogFormat::Text => builder.event_format(TextLine).init(),
     }
 }
 

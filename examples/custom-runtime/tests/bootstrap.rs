@@ -182,3 +182,35 @@ async fn a_url_with_a_path_prefix_is_accepted_as_the_runtime_api() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn logging_follows_the_functions_log_format_and_level() {
+    let mut json = config("function.handler");
+    json.env
+        .push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+    let env = Environment::start(json).await.unwrap();
+    env.invoke(InvokeRequest::json(&json!({}))).await;
+    env.wait_idle().await;
+    env.shutdown().await;
+    let lines = function_lines(&env.records());
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(parsed["level"], "INFO", "{line}");
+    }
+
+    let mut quiet = config("function.handler");
+    quiet
+        .env
+        .push(("AWS_LAMBDA_LOG_LEVEL".into(), "WARN".into()));
+    let env = Environment::start(quiet).await.unwrap();
+    env.invoke(InvokeRequest::json(&json!({}))).await;
+    env.wait_idle().await;
+    env.shutdown().await;
+    assert_eq!(
+        function_lines(&env.records()),
+        Vec::<String>::new(),
+        "INFO lines hidden at WARN"
+    );
+}
