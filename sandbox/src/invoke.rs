@@ -204,10 +204,15 @@ async fn complete(core: &Core, inst: &mut Instance, request_id: &str, failure: O
     };
     let runtime_end = inv.runtime_ready.map_or(now, |(at, _)| at);
     let duration_ms = (runtime_end - inv.started).as_secs_f64() * 1000.0;
-    let overhead = inv.runtime_ready.map(|(at, at_utc)| {
-        let ms = (now - at).as_secs_f64() * 1000.0;
-        span("extensionOverhead", at_utc, ms)
-    });
+    // Without extensions there is no extension overhead to report.
+    let has_extensions = !shared.lock().extensions.is_empty();
+    let overhead = inv
+        .runtime_ready
+        .filter(|_| has_extensions)
+        .map(|(at, at_utc)| {
+            let ms = (now - at).as_secs_f64() * 1000.0;
+            span("extensionOverhead", at_utc, ms)
+        });
     let (status, error) = match &failure {
         None => match &inv.outcome {
             Some(Outcome::Error(e)) => (Status::Error, Some(e.clone())),
