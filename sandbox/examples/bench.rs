@@ -103,7 +103,7 @@ async fn run(scenario: &Scenario) {
     })
     .await
     .unwrap();
-    let (addr, _server) = invoke_api::serve(env.clone(), "127.0.0.1:0".parse().unwrap())
+    let (addr, _server) = invoke_api::serve(env.clone(), "127.0.0.1:0".parse().unwrap(), None)
         .await
         .unwrap();
     let mut client = Client::connect(addr, &env.config().function_name).await;

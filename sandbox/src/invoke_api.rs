@@ -29,14 +29,17 @@ const LOG_TAIL_BYTES: usize = 4096;
 #[derive(Clone)]
 struct Front {
     env: Environment,
+    /// Sent when a request arrives with an empty payload.
+    default_event: Option<Bytes>,
     function_name: String,
     function_arn: String,
     version: String,
 }
 
-pub fn router(env: Environment) -> Router {
+pub fn router(env: Environment, default_event: Option<Bytes>) -> Router {
     let config = env.config();
     let front = Front {
+        default_event,
         function_name: config.function_name.clone(),
         function_arn: config.function_arn(),
         version: config.function_version.clone(),
@@ -48,14 +51,16 @@ pub fn router(env: Environment) -> Router {
         .with_state(front)
 }
 
-/// Serves the Invoke API on `addr` until the task is dropped.
+/// Serves the Invoke API on `addr` until the task is dropped. Requests with
+/// an empty payload get `default_event`, when there is one.
 pub async fn serve(
     env: Environment,
     addr: SocketAddr,
+    default_event: Option<Bytes>,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(env);
+    let app = router(env, default_event);
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
@@ -132,8 +137,12 @@ async fn invoke(
             }
         },
     };
+    let payload = match &front.default_event {
+        Some(event) if body.is_empty() => event.clone(),
+        _ => body,
+    };
     let request = InvokeRequest {
-        payload: body,
+        payload,
         content_type: None,
         client_context,
         cognito_identity: None,

@@ -27,6 +27,7 @@ pub mod output;
 pub mod package;
 mod process;
 mod runtime_api;
+pub mod sample_events;
 mod shutdown;
 mod state;
 

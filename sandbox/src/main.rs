@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use lambda_sandbox::{Config, Environment, InvokeRequest, Status, invoke_api, output};
+use lambda_sandbox::{
+    Config, Environment, InvokeRequest, Status, invoke_api, output, sample_events,
+};
 
 mod demo;
 
@@ -26,6 +28,8 @@ enum Command {
     Run(Box<RunArgs>),
     /// Keep the environment up and serve the Lambda Invoke API until Ctrl-C.
     Serve(Box<ServeArgs>),
+    /// Print a sample event for a trigger, built from the aws_lambda_events types.
+    Event(EventArgs),
     /// Build the examples and run their scripted walkthroughs.
     Demo {
         /// Which walkthrough: lifecycle (default: all).
@@ -77,12 +81,53 @@ pub struct EnvironmentArgs {
 }
 
 #[derive(Args)]
+struct EventArgs {
+    /// The trigger, such as s3-put or sqs (see --list).
+    source: Option<String>,
+    /// List the triggers and their fields.
+    #[arg(long)]
+    list: bool,
+    /// Override a field of the sample, such as bucket=my-bucket (repeatable).
+    #[arg(long = "field", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    fields: Vec<(String, String)>,
+}
+
+/// Invoke with a sample event instead of a literal one.
+#[derive(Args)]
+struct EventSourceArgs {
+    /// Send the sample event of this trigger (see `lambda-sandbox event --list`).
+    #[arg(long, value_name = "SOURCE")]
+    event_source: Option<String>,
+    /// Override a field of the sample event (repeatable).
+    #[arg(long = "field", value_name = "KEY=VALUE", value_parser = parse_key_value, requires = "event_source")]
+    fields: Vec<(String, String)>,
+}
+
+impl EventSourceArgs {
+    fn sample(&self) -> Result<Option<String>, String> {
+        self.event_source
+            .as_deref()
+            .map(|source| {
+                sample_events::sample(source, &self.fields).map(|event| event.to_string())
+            })
+            .transpose()
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Args)]
 struct RunArgs {
     #[command(flatten)]
     environment: EnvironmentArgs,
     /// An event as JSON, or @FILE (repeatable; default one `{}`).
-    #[arg(long = "event", value_name = "JSON|@FILE")]
+    #[arg(
+        long = "event",
+        value_name = "JSON|@FILE",
+        conflicts_with = "event_source"
+    )]
     events: Vec<String>,
+    #[command(flatten)]
+    sample: EventSourceArgs,
     /// How many times to send the list of events.
     #[arg(long, default_value_t = 1)]
     invocations: usize,
@@ -98,6 +143,9 @@ struct ServeArgs {
     /// Where the Invoke API listens (`aws lambda invoke --endpoint-url http://ADDR`).
     #[arg(long, default_value = "127.0.0.1:3001")]
     invoke_addr: std::net::SocketAddr,
+    /// A sample event for invocations that arrive with an empty payload.
+    #[command(flatten)]
+    sample: EventSourceArgs,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -193,8 +241,39 @@ pub async fn run(
     }
 }
 
+fn print_event(args: &EventArgs) -> ExitCode {
+    if args.list {
+        for source in sample_events::SOURCES {
+            println!(
+                "{:<22} {} (fields: {})",
+                source.name,
+                source.description,
+                source.fields.join(", ")
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    match sample_events::sample(args.source.as_deref().unwrap_or_default(), &args.fields) {
+        Ok(event) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&event).expect("JSON prints")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("lambda-sandbox: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// Serves invocations until Ctrl-C or SIGTERM, then shuts down (spindown).
-async fn serve(config: Config, invoke_addr: std::net::SocketAddr) -> ExitCode {
+async fn serve(
+    config: Config,
+    invoke_addr: std::net::SocketAddr,
+    default_event: Option<String>,
+) -> ExitCode {
     let function_name = config.function_name.clone();
     let env = match Environment::start(config).await {
         Ok(env) => env,
@@ -208,14 +287,17 @@ async fn serve(config: Config, invoke_addr: std::net::SocketAddr) -> ExitCode {
     let mut terminate =
         signal(SignalKind::terminate()).expect("a SIGTERM handler can be installed");
     let mut interrupt = signal(SignalKind::interrupt()).expect("a SIGINT handler can be installed");
-    let (addr, _server) = match invoke_api::serve(env.clone(), invoke_addr).await {
-        Ok(bound) => bound,
-        Err(err) => {
-            eprintln!("lambda-sandbox: cannot listen for the Invoke API on {invoke_addr}: {err}");
-            env.shutdown().await;
-            return ExitCode::from(2);
-        }
-    };
+    let (addr, _server) =
+        match invoke_api::serve(env.clone(), invoke_addr, default_event.map(Into::into)).await {
+            Ok(bound) => bound,
+            Err(err) => {
+                eprintln!(
+                    "lambda-sandbox: cannot listen for the Invoke API on {invoke_addr}: {err}"
+                );
+                env.shutdown().await;
+                return ExitCode::from(2);
+            }
+        };
     println!(
         "         [sandbox] Invoke API on http://{addr}; try:\n           aws lambda invoke --endpoint-url http://{addr} --function-name {function_name} --payload '{{}}' --cli-binary-format raw-in-base64-out --log-type Tail out.json\n         Ctrl-C shuts down."
     );
@@ -234,10 +316,11 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => {
-            let events: Result<Vec<String>, String> = if args.events.is_empty() {
-                Ok(vec!["{}".to_string()])
-            } else {
-                args.events.iter().map(|e| read_event(e)).collect()
+            let events: Result<Vec<String>, String> = match args.sample.sample() {
+                Err(err) => Err(err),
+                Ok(Some(sample)) => Ok(vec![sample]),
+                Ok(None) if args.events.is_empty() => Ok(vec!["{}".to_string()]),
+                Ok(None) => args.events.iter().map(|e| read_event(e)).collect(),
             };
             match events {
                 Ok(events) => {
@@ -255,7 +338,14 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve(args) => serve(args.environment.to_config(), args.invoke_addr).await,
+        Command::Serve(args) => match args.sample.sample() {
+            Ok(sample) => serve(args.environment.to_config(), args.invoke_addr, sample).await,
+            Err(err) => {
+                eprintln!("lambda-sandbox: {err}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Event(args) => print_event(&args),
         Command::Demo { name } => demo::run(name.as_deref()).await,
     }
 }

@@ -123,3 +123,82 @@ fn events_that_are_not_json_are_refused_before_anything_runs() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("is not JSON"));
 }
+
+#[test]
+fn event_prints_samples_and_lists_the_sources() {
+    let list = sandbox().args(["event", "--list"]).output().unwrap();
+    assert!(list.status.success());
+    let listed = String::from_utf8_lossy(&list.stdout);
+    for source in lambda_sandbox::sample_events::SOURCES {
+        assert!(listed.contains(source.name), "{listed}");
+    }
+
+    let printed = sandbox()
+        .args(["event", "sqs", "--field", "body=hello"])
+        .output()
+        .unwrap();
+    assert!(printed.status.success());
+    let event: Value = serde_json::from_slice(&printed.stdout).unwrap();
+    assert_eq!(event["Records"][0]["body"], "hello");
+
+    let unknown = sandbox()
+        .args(["event", "carrier-pigeon"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("unknown event source \"carrier-pigeon\"; the sources are: apigw-rest"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_invokes_with_a_sample_event() {
+    let package = Package::temporary("cli-sample").unwrap();
+    package
+        .bootstrap(&support::fixture("echo_function"))
+        .unwrap();
+    let out = package.root().join("out");
+    let status = sandbox()
+        .args(["run", "--task-root"])
+        .arg(package.task_root())
+        .args([
+            "--event-source",
+            "s3-put",
+            "--field",
+            "bucket=from-the-cli",
+            "--output",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let responses = read_ndjson(&out.join("responses.ndjson"));
+    assert_eq!(
+        responses[0]["payload"]["event"]["Records"][0]["s3"]["bucket"]["name"],
+        "from-the-cli"
+    );
+
+    let both = sandbox()
+        .args([
+            "run",
+            "--task-root",
+            "/tmp",
+            "--event",
+            "{}",
+            "--event-source",
+            "sqs",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        both.status.code(),
+        Some(2),
+        "--event and --event-source exclude each other"
+    );
+}

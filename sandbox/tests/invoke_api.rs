@@ -19,7 +19,7 @@ async fn started() -> (Environment, std::net::SocketAddr) {
         .extension("noop_extension", &fixture("noop_extension"))
         .unwrap();
     let env = Environment::start(package.config()).await.unwrap();
-    let (addr, _task) = invoke_api::serve(env.clone(), "127.0.0.1:0".parse().unwrap())
+    let (addr, _task) = invoke_api::serve(env.clone(), "127.0.0.1:0".parse().unwrap(), None)
         .await
         .unwrap();
     (env, addr)
@@ -134,7 +134,14 @@ async fn serve_answers_until_sigterm_then_shuts_down() {
         .extension("noop_extension", &fixture("noop_extension"))
         .unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-sandbox"))
-        .args(["serve", "--invoke-addr", "127.0.0.1:0", "--task-root"])
+        .args([
+            "serve",
+            "--invoke-addr",
+            "127.0.0.1:0",
+            "--event-source",
+            "sns",
+            "--task-root",
+        ])
         .arg(package.task_root())
         .arg("--opt")
         .arg(package.layer())
@@ -161,6 +168,12 @@ async fn serve_answers_until_sigterm_then_shuts_down() {
     let reply = http(addr, "POST", PATH, &[], br#"{"via":"serve"}"#).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["event"]["via"], "serve");
+    // An empty payload gets the sample event given with --event-source.
+    let sampled = http(addr, "POST", PATH, &[], b"").await;
+    assert_eq!(
+        sampled.json()["event"]["Records"][0]["EventSource"],
+        "aws:sns"
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id().unwrap() as i32),
         nix::sys::signal::Signal::SIGTERM,

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_lambda_events::s3::S3Event;
 use serde_json::Value;
 
 use crate::runtime_api::{Invocation, RuntimeError};
@@ -13,6 +14,8 @@ pub enum Handler {
     Echo,
     /// `function.fail`: always fails, to show the error route.
     Fail,
+    /// `function.s3`: reads an S3 notification and lists the objects it names.
+    S3,
 }
 
 impl Handler {
@@ -20,10 +23,11 @@ impl Handler {
         match name {
             "function.handler" => Ok(Handler::Echo),
             "function.fail" => Ok(Handler::Fail),
+            "function.s3" => Ok(Handler::S3),
             other => Err(RuntimeError {
                 error_type: "Runtime.HandlerNotFound".into(),
                 message: format!(
-                    "unknown handler {other:?}: set the function's handler to function.handler or function.fail"
+                    "unknown handler {other:?}: set the function's handler to function.handler, function.fail or function.s3"
                 ),
             }),
         }
@@ -58,8 +62,56 @@ impl Handler {
                 error_type: "Function.Failed".into(),
                 message: "the fail handler always fails".into(),
             }),
+            Handler::S3 => s3_objects(&invocation.event),
         }
     }
+}
+
+/// The objects of an S3 notification, as `{"objects": ["bucket/key", …]}`.
+fn s3_objects(event: &[u8]) -> Result<Vec<u8>, RuntimeError> {
+    let event: S3Event = serde_json::from_slice(event).map_err(|e| RuntimeError {
+        error_type: "Function.InvalidEvent".into(),
+        message: format!("not an S3 notification: {e}"),
+    })?;
+    let mut objects = Vec::new();
+    for record in &event.records {
+        let bucket = record.s3.bucket.name.as_deref().unwrap_or_default();
+        // Keys arrive URL-encoded, a space as '+': decode before using them.
+        let key = url_decode(record.s3.object.key.as_deref().unwrap_or_default());
+        tracing::info!(
+            "Function: {} s3://{bucket}/{key} ({} bytes)",
+            record.event_name.as_deref().unwrap_or("event for"),
+            record.s3.object.size.unwrap_or_default()
+        );
+        objects.push(format!("{bucket}/{key}"));
+    }
+    Ok(serde_json::json!({ "objects": objects })
+        .to_string()
+        .into_bytes())
+}
+
+fn url_decode(encoded: &str) -> String {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn remaining(deadline_ms: u64) -> Duration {
@@ -68,4 +120,19 @@ fn remaining(deadline_ms: u64) -> Duration {
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default();
     Duration::from_millis(deadline_ms.saturating_sub(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_decode;
+
+    #[test]
+    fn keys_are_url_decoded() {
+        assert_eq!(
+            url_decode("reports/2026+Q1/r%26d.csv"),
+            "reports/2026 Q1/r&d.csv"
+        );
+        assert_eq!(url_decode("100%"), "100%");
+        assert_eq!(url_decode("a%2"), "a%2");
+    }
 }

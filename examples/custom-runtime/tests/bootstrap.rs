@@ -214,3 +214,26 @@ async fn logging_follows_the_functions_log_format_and_level() {
         "INFO lines hidden at WARN"
     );
 }
+
+#[tokio::test]
+async fn the_s3_handler_reads_a_typed_s3_notification() {
+    let fields = [
+        ("bucket".to_string(), "my-uploads".to_string()),
+        ("key".to_string(), "2026/Q1 report.csv".to_string()),
+    ];
+    let event = lambda_sandbox::sample_events::sample("s3-put", &fields).unwrap();
+    let env = Environment::start(config("function.s3")).await.unwrap();
+    let result = env.invoke(InvokeRequest::json(&event)).await;
+    env.wait_idle().await;
+    env.shutdown().await;
+    assert_eq!(result.status, Status::Success, "{result:?}");
+    let body: serde_json::Value = serde_json::from_slice(&result.payload).unwrap();
+    assert_eq!(body, json!({"objects": ["my-uploads/2026/Q1 report.csv"]}));
+    let lines = function_lines(&env.records());
+    assert!(
+        lines.iter().any(|l| l.ends_with(
+            "Function: ObjectCreated:Put s3://my-uploads/2026/Q1 report.csv (1024 bytes)"
+        )),
+        "{lines:#?}"
+    );
+}
