@@ -3,7 +3,7 @@
 //! It echoes the event with the invocation context, so tests can check what
 //! the Runtime API delivered. Fields of the event drive failure cases:
 //! `sleepMs` waits, `fail` returns an error, `crash` exits the process,
-//! `bigBytes` returns a string that long.
+//! `bigBytes` returns a string that long, `lines` prints that many log lines.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -19,6 +19,11 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     println!("echo function handling {}", context.request_id);
     if let Some(ms) = payload.get("sleepMs").and_then(Value::as_u64) {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    if let Some(n) = payload.get("lines").and_then(Value::as_u64) {
+        for i in 0..n {
+            println!("line {i} of {n}");
+        }
     }
     if payload.get("crash").is_some() {
         std::process::exit(3);

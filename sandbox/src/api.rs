@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::extensions_api;
 use crate::runtime_api;
 use crate::state::Shared;
+use crate::subscription_api;
 
 /// An API error: a status code and the platform's `{errorMessage, errorType}` body.
 #[derive(Debug)]
@@ -98,8 +99,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/2020-01-01/extension/exit/error",
             post(extensions_api::exit_error),
         )
-        .route("/2020-08-15/logs", put(logs_not_supported))
-        .route("/2022-07-01/telemetry", put(telemetry_not_supported))
+        .route("/2020-08-15/logs", put(subscription_api::logs))
+        .route("/2022-07-01/telemetry", put(subscription_api::telemetry))
         .fallback(not_found)
         // Bodies are read with explicit limits where the platform sets them.
         .layer(DefaultBodyLimit::disable())
@@ -124,27 +125,6 @@ pub async fn serve(
         let _ = axum::serve(listener, app).await;
     });
     Ok((local, task))
-}
-
-// The Logs and Telemetry APIs answer as the platform's own stub does until the
-// streams are implemented (issue: Logs and Telemetry APIs in the sandbox).
-async fn logs_not_supported() -> Response {
-    (
-        StatusCode::ACCEPTED,
-        [(header::CONTENT_TYPE, "application/json")],
-        json!({"errorType": "Logs.NotSupported", "errorMessage": "Logs API is not supported"})
-            .to_string(),
-    )
-        .into_response()
-}
-
-async fn telemetry_not_supported() -> Response {
-    (
-        StatusCode::ACCEPTED,
-        [(header::CONTENT_TYPE, "application/json")],
-        json!({"errorType": "Telemetry.NotSupported", "errorMessage": "Telemetry API is not supported"}).to_string(),
-    )
-        .into_response()
 }
 
 async fn not_found() -> ApiError {

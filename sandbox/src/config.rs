@@ -45,6 +45,10 @@ pub struct Config {
     /// Cap on a streamed response. The platform's figure is not confirmed
     /// (20 MB soft limit, possibly raised since), so it is a setting.
     pub streaming_response_limit: usize,
+    /// Each Logs or Telemetry subscriber buffers up to this many times its
+    /// `maxBytes` before records are dropped (and reported). Lambda only says
+    /// the buffer is proportional to the buffering settings.
+    pub stream_buffer_factor: usize,
     /// Print the timeline and every log line as they happen.
     pub echo: bool,
 }
@@ -95,6 +99,7 @@ impl Default for Config {
             runtime_api: None,
             shutdown: ShutdownBudgets::default(),
             streaming_response_limit: 20 * 1024 * 1024,
+            stream_buffer_factor: 4,
             echo: false,
         }
     }

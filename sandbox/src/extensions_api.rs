@@ -120,6 +120,7 @@ pub async fn register(
             failed: false,
             shutdown_delivered: false,
             registered_after_launch,
+            subscription: None,
         });
         Ok((registered_after_launch, st.unregistered_launched()))
     })?;
@@ -170,7 +171,7 @@ pub async fn register(
 }
 
 /// The `Lambda-Extension-Identifier` of a registered extension.
-fn identify(shared: &Shared, headers: &HeaderMap) -> Result<Uuid, ApiError> {
+pub(crate) fn identify(shared: &Shared, headers: &HeaderMap) -> Result<Uuid, ApiError> {
     let raw = header_str(headers, IDENTIFIER).ok_or_else(|| {
         ApiError::forbidden(
             "Extension.MissingExtensionIdentifier",

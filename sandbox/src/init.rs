@@ -70,6 +70,7 @@ pub(crate) async fn run(
         *st = State {
             generation: st.generation + 1,
             registration_open: true,
+            subscriptions_open: true,
             launched: launched.clone(),
             ..State::default()
         };
@@ -93,6 +94,7 @@ pub(crate) async fn run(
         .await
     }
     .await;
+    shared.update(|st| st.subscriptions_open = false);
 
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let init_span = span("initPhase", started_at, duration_ms);

@@ -7,12 +7,14 @@
 //! process that wrote it, and CloudWatch-style START/END/REPORT lines.
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
+
+use crate::delivery::Subscriber;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
@@ -41,6 +43,10 @@ pub enum Source {
 
 pub struct Journal {
     records: Mutex<Vec<Record>>,
+    /// Where the current Init began: Init's records are replayed to late subscribers.
+    init_mark: Mutex<usize>,
+    /// The Logs and Telemetry subscribers, fed every new record.
+    subscribers: Mutex<Vec<Arc<Subscriber>>>,
     echo: bool,
     started: Instant,
 }
@@ -49,6 +55,8 @@ impl Journal {
     pub fn new(echo: bool) -> Self {
         Journal {
             records: Mutex::new(Vec::new()),
+            init_mark: Mutex::new(0),
+            subscribers: Mutex::new(Vec::new()),
             echo,
             started: Instant::now(),
         }
@@ -59,7 +67,43 @@ impl Journal {
         let line = self
             .echo
             .then(|| format!("[platform] {}", describe(kind, &record)));
-        self.push(kind, record, line);
+        self.push(kind, record, line, true);
+    }
+
+    /// A platform event about one subscriber's stream, kept in the journal
+    /// but not sent to the other subscribers.
+    pub fn platform_unshared(&self, kind: &str, record: Value) {
+        let line = self
+            .echo
+            .then(|| format!("[platform] {}", describe(kind, &record)));
+        self.push(kind, record, line, false);
+    }
+
+    /// Adds a subscriber; it first gets the records of the current Init, as
+    /// Lambda replays them to extensions that subscribe during Init.
+    pub fn subscribe(&self, subscriber: Arc<Subscriber>) {
+        let records = self.records.lock().unwrap();
+        let mark = *self.init_mark.lock().unwrap();
+        for record in records.get(mark..).unwrap_or_default() {
+            subscriber.offer(record);
+        }
+        self.subscribers.lock().unwrap().push(subscriber);
+    }
+
+    pub fn unsubscribe(&self, subscriber: &Arc<Subscriber>) {
+        self.subscribers
+            .lock()
+            .unwrap()
+            .retain(|s| !Arc::ptr_eq(s, subscriber));
+    }
+
+    /// Removes every subscriber, for the end of a generation.
+    pub fn unsubscribe_all(&self) -> Vec<Arc<Subscriber>> {
+        std::mem::take(&mut *self.subscribers.lock().unwrap())
+    }
+
+    pub fn subscribers(&self) -> Vec<Arc<Subscriber>> {
+        self.subscribers.lock().unwrap().clone()
     }
 
     /// One line a process wrote to stdout or stderr.
@@ -69,7 +113,7 @@ impl Journal {
             Source::Extension(name) => ("extension", format!("extension {name}")),
         };
         let printed = self.echo.then(|| format!("[{label}] {line}"));
-        self.push(kind, Value::String(line), printed);
+        self.push(kind, Value::String(line), printed, true);
     }
 
     /// The sandbox's narration of what it does; printed, never delivered.
@@ -103,13 +147,22 @@ impl Journal {
             .to_vec()
     }
 
-    fn push(&self, kind: &str, record: Value, printed: Option<String>) {
+    fn push(&self, kind: &str, record: Value, printed: Option<String>, shared: bool) {
         let mut records = self.records.lock().unwrap();
-        records.push(Record {
+        if kind == "platform.initStart" {
+            *self.init_mark.lock().unwrap() = records.len();
+        }
+        let record = Record {
             time: Utc::now(),
             kind: kind.to_string(),
             record,
-        });
+        };
+        if shared {
+            for subscriber in self.subscribers.lock().unwrap().iter() {
+                subscriber.offer(&record);
+            }
+        }
+        records.push(record);
         // Printing under the lock keeps the timeline in the journal's order.
         if let Some(line) = printed {
             self.print(&line);

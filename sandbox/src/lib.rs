@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod config;
+mod delivery;
 mod env_vars;
 mod environment;
 mod extensions_api;
@@ -30,6 +31,7 @@ mod runtime_api;
 pub mod sample_events;
 mod shutdown;
 mod state;
+mod subscription_api;
 
 pub use config::{Config, ShutdownBudgets};
 pub use environment::{Environment, InvokeRequest, InvokeResult, Registration, StartError, Status};

@@ -73,6 +73,8 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
         runtime.kill().await;
     }
 
+    flush_streams(core, started + budget / 2).await;
+
     let event = json!({
         "eventType": "SHUTDOWN",
         "shutdownReason": reason.as_str(),
@@ -126,6 +128,10 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     for process in inst.processes() {
         process.drain_output(Duration::from_secs(1)).await;
     }
+    // What a subscriber still holds now is lost: its delivery task says so.
+    for subscriber in shared.journal.unsubscribe_all() {
+        subscriber.stop().await;
+    }
     inst.runtime = None;
     inst.extensions.clear();
     inst.initialized = false;
@@ -135,4 +141,18 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
         "environment shut down in {} ms",
         started.elapsed().as_millis()
     ));
+}
+
+/// Delivers what the Logs and Telemetry subscribers still hold before the
+/// extensions hear SHUTDOWN, so that a shipper can send it on; at most until
+/// `deadline`, which leaves the extensions the rest of the budget.
+async fn flush_streams(core: &Core, deadline: Instant) {
+    let subscribers = core.shared.journal.subscribers();
+    if subscribers.is_empty() {
+        return;
+    }
+    subscribers.iter().for_each(|s| s.request_flush());
+    while Instant::now() < deadline && !subscribers.iter().all(|s| s.drained()) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::config::Config;
+use crate::delivery::Subscriber;
 use crate::journal::Journal;
 
 pub struct Shared {
@@ -30,6 +31,8 @@ pub struct State {
     /// a killed process never takes an event meant for its successor.
     pub generation: u64,
     pub registration_open: bool,
+    /// Logs and Telemetry subscriptions are accepted until Init completes.
+    pub subscriptions_open: bool,
     /// File names of the external extensions launched in this generation.
     pub launched: Vec<String>,
     /// When each of them was launched.
@@ -137,7 +140,7 @@ pub struct ExtensionFailure {
     pub message: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExtensionState {
     pub id: Uuid,
     pub name: String,
@@ -156,6 +159,8 @@ pub struct ExtensionState {
     pub shutdown_delivered: bool,
     /// From launch to `/register`, for external extensions.
     pub registered_after_launch: Option<std::time::Duration>,
+    /// Its Logs or Telemetry subscription.
+    pub subscription: Option<Arc<Subscriber>>,
 }
 
 impl ExtensionState {

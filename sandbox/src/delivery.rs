@@ -1,0 +1,377 @@
+//! Delivering the Logs and Telemetry streams to one subscriber (reference §5,
+//! §6): a bounded buffer, batches cut by `maxItems`, `maxBytes` and
+//! `timeoutMs`, one batch in flight, retries with capped backoff, drops
+//! counted and reported with `platform.logsDropped`, never silently.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::journal::{Journal, Record, timestamp};
+
+/// Which API the subscription came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Logs,
+    Telemetry,
+}
+
+impl Api {
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Logs => "Logs",
+            Api::Telemetry => "Telemetry",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// POST of a JSON array to this loopback port and path.
+    Http { port: u16, path: String },
+    /// Newline-delimited JSON to this loopback port.
+    Tcp { port: u16 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buffering {
+    pub max_items: usize,
+    pub max_bytes: usize,
+    pub timeout: Duration,
+}
+
+/// What a subscription asked for, once validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub api: Api,
+    pub schema_version: String,
+    pub types: Vec<String>,
+    pub buffering: Buffering,
+    pub destination: Destination,
+}
+
+/// The record types the Logs API defines; its subscribers get nothing else,
+/// because the official crate answers 400 to a batch with any other type.
+const LOGS_API_PLATFORM_TYPES: &[&str] = &[
+    "platform.start",
+    "platform.end",
+    "platform.report",
+    "platform.fault",
+    "platform.extension",
+    "platform.logsSubscription",
+    "platform.logsDropped",
+];
+
+#[derive(Default)]
+struct Buffer {
+    /// Serialized records, oldest first, with their sizes.
+    items: VecDeque<String>,
+    bytes: usize,
+    /// When the oldest buffered record arrived: `timeoutMs` counts from it.
+    oldest: Option<Instant>,
+    dropped_records: u64,
+    dropped_bytes: u64,
+}
+
+/// One subscriber: its buffer and its delivery task's controls.
+pub struct Subscriber {
+    pub extension: String,
+    pub subscription: Subscription,
+    /// Function and extension lines as JSON objects (Telemetry 2022-12-13
+    /// and later, with the function's log format set to JSON).
+    json_lines: bool,
+    capacity_bytes: usize,
+    buffer: Mutex<Buffer>,
+    changed: Notify,
+    flush: AtomicBool,
+    stopped: AtomicBool,
+    in_flight: AtomicBool,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("extension", &self.extension)
+            .field("subscription", &self.subscription)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Subscriber {
+    pub fn new(
+        extension: String,
+        subscription: Subscription,
+        json_format: bool,
+        buffer_factor: usize,
+    ) -> Self {
+        let json_lines = subscription.api == Api::Telemetry
+            && json_format
+            && subscription.schema_version.as_str() >= "2022-12-13";
+        let capacity_bytes = subscription.buffering.max_bytes * buffer_factor.max(1);
+        Subscriber {
+            extension,
+            subscription,
+            json_lines,
+            capacity_bytes,
+            buffer: Mutex::new(Buffer::default()),
+            changed: Notify::new(),
+            flush: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            in_flight: AtomicBool::new(false),
+            task: Mutex::new(None),
+        }
+    }
+
+    /// Starts delivering to the subscriber.
+    pub fn start(self: &Arc<Self>, journal: Arc<Journal>) {
+        let task = tokio::spawn(run(self.clone(), journal));
+        *self.task.lock().unwrap() = Some(task);
+    }
+
+    /// Whether this subscriber receives records of `kind`.
+    fn wants(&self, kind: &str) -> bool {
+        let category = if kind.starts_with("platform.") {
+            "platform"
+        } else {
+            kind
+        };
+        if !self.subscription.types.iter().any(|t| t == category) {
+            return false;
+        }
+        match self.subscription.api {
+            Api::Telemetry => true,
+            Api::Logs => {
+                category != "platform"
+                    || LOGS_API_PLATFORM_TYPES.contains(&kind)
+                    || (kind == "platform.runtimeDone"
+                        && self.subscription.schema_version == "2021-03-18")
+            }
+        }
+    }
+
+    /// The record as this subscriber's API and schema present it.
+    fn shape(&self, record: &Record) -> Vec<Value> {
+        let envelope = |kind: &str, body: Value| json!({"time": timestamp(&record.time), "type": kind, "record": body});
+        match (self.subscription.api, record.kind.as_str()) {
+            // The Logs API closes each invocation with an END record.
+            (Api::Logs, "platform.report") => vec![
+                envelope(
+                    "platform.end",
+                    json!({"requestId": record.record["requestId"]}),
+                ),
+                envelope("platform.report", record.record.clone()),
+            ],
+            (_, "function" | "extension") if self.json_lines => {
+                let line = record.record.as_str().unwrap_or_default();
+                let body = match serde_json::from_str::<Value>(line) {
+                    Ok(object @ Value::Object(_)) => object,
+                    _ => json!({"timestamp": timestamp(&record.time), "message": line}),
+                };
+                vec![envelope(&record.kind, body)]
+            }
+            _ => vec![envelope(&record.kind, record.record.clone())],
+        }
+    }
+
+    /// Takes a record from the journal, or counts it as dropped when the
+    /// buffer is full.
+    pub fn offer(&self, record: &Record) {
+        if !self.wants(&record.kind) {
+            return;
+        }
+        let mut buffer = self.buffer.lock().unwrap();
+        for item in self.shape(record) {
+            let text = item.to_string();
+            if buffer.bytes + text.len() > self.capacity_bytes {
+                buffer.dropped_records += 1;
+                buffer.dropped_bytes += text.len() as u64;
+                continue;
+            }
+            buffer.bytes += text.len();
+            buffer.items.push_back(text);
+            buffer.oldest.get_or_insert_with(Instant::now);
+        }
+        drop(buffer);
+        self.changed.notify_one();
+    }
+
+    /// Deliver everything buffered now, whatever the batching settings.
+    pub fn request_flush(&self) {
+        self.flush.store(true, Ordering::SeqCst);
+        self.changed.notify_one();
+    }
+
+    /// Whether everything offered so far has been delivered.
+    pub fn drained(&self) -> bool {
+        !self.in_flight.load(Ordering::SeqCst) && self.buffer.lock().unwrap().items.is_empty()
+    }
+
+    /// Stops delivery and waits until the task has reported what it could
+    /// not deliver.
+    pub async fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.changed.notify_one();
+        let task = self.task.lock().unwrap().take();
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+        }
+    }
+
+    /// The next batch, when one is due: full, old enough, or flushed.
+    fn due_batch(&self) -> Result<Vec<String>, Option<Instant>> {
+        let buffering = self.subscription.buffering;
+        let mut buffer = self.buffer.lock().unwrap();
+        let Some(oldest) = buffer.oldest else {
+            self.flush.store(false, Ordering::SeqCst);
+            return Err(None);
+        };
+        let due_at = oldest + buffering.timeout;
+        let due = buffer.items.len() >= buffering.max_items
+            || buffer.bytes >= buffering.max_bytes
+            || Instant::now() >= due_at
+            || self.flush.load(Ordering::SeqCst);
+        if !due {
+            return Err(Some(due_at));
+        }
+        let mut batch = Vec::new();
+        if buffer.dropped_records > 0 {
+            let dropped = json!({
+                "time": timestamp(&chrono::Utc::now()),
+                "type": "platform.logsDropped",
+                "record": {
+                    "reason": "Some logs were dropped because the downstream consumer is slower than the logs production rate",
+                    "droppedRecords": buffer.dropped_records,
+                    "droppedBytes": buffer.dropped_bytes,
+                },
+            });
+            batch.push(dropped.to_string());
+            buffer.dropped_records = 0;
+            buffer.dropped_bytes = 0;
+        }
+        let mut bytes = 0;
+        while let Some(next) = buffer.items.front() {
+            if !batch.is_empty()
+                && (batch.len() >= buffering.max_items || bytes + next.len() > buffering.max_bytes)
+            {
+                break;
+            }
+            bytes += next.len();
+            buffer.bytes -= next.len();
+            batch.push(buffer.items.pop_front().expect("front exists"));
+        }
+        buffer.oldest = (!buffer.items.is_empty()).then(Instant::now);
+        self.in_flight.store(true, Ordering::SeqCst);
+        Ok(batch)
+    }
+}
+
+/// Runs until the subscriber is stopped, then reports what it could not deliver.
+async fn run(subscriber: Arc<Subscriber>, journal: Arc<Journal>) {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut tcp: Option<TcpStream> = None;
+    loop {
+        let batch = loop {
+            let notified = subscriber.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if subscriber.stopped.load(Ordering::SeqCst) {
+                return report_undelivered(&subscriber, &journal, 0);
+            }
+            match subscriber.due_batch() {
+                Ok(batch) => break batch,
+                Err(None) => notified.await,
+                Err(Some(due_at)) => {
+                    let _ = tokio::time::timeout_at(due_at.into(), notified).await;
+                }
+            }
+        };
+        let mut backoff = Duration::from_millis(25);
+        loop {
+            let sent = match &subscriber.subscription.destination {
+                Destination::Http { port, path } => post(&client, *port, path, &batch).await,
+                Destination::Tcp { port } => write_lines(&mut tcp, *port, &batch).await,
+            };
+            if sent {
+                break;
+            }
+            if subscriber.stopped.load(Ordering::SeqCst) {
+                subscriber.in_flight.store(false, Ordering::SeqCst);
+                return report_undelivered(&subscriber, &journal, batch.len());
+            }
+            // The listener is absent or failing: try again, a little later each time.
+            let _ = tokio::time::timeout(backoff, subscriber.changed.notified()).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+        subscriber.in_flight.store(false, Ordering::SeqCst);
+    }
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+async fn post(
+    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    port: u16,
+    path: &str,
+    batch: &[String],
+) -> bool {
+    let body = format!("[{}]", batch.join(","));
+    let request = hyper::Request::post(format!("http://{}{path}", loopback(port)))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)));
+    let Ok(request) = request else { return false };
+    match client.request(request).await {
+        Ok(response) => response.status().is_success(),
+        Err(_) => false,
+    }
+}
+
+async fn write_lines(connection: &mut Option<TcpStream>, port: u16, batch: &[String]) -> bool {
+    if connection.is_none() {
+        *connection = TcpStream::connect(loopback(port)).await.ok();
+    }
+    let Some(stream) = connection.as_mut() else {
+        return false;
+    };
+    let mut text = batch.join("\n");
+    text.push('\n');
+    if stream.write_all(text.as_bytes()).await.is_ok() {
+        true
+    } else {
+        *connection = None;
+        false
+    }
+}
+
+/// Records still buffered when the subscriber stops are lost to it: say so.
+fn report_undelivered(subscriber: &Subscriber, journal: &Journal, in_flight: usize) {
+    let buffer = subscriber.buffer.lock().unwrap();
+    let records = buffer.items.len() + in_flight + buffer.dropped_records as usize;
+    if records > 0 {
+        journal.platform_unshared(
+            "platform.logsDropped",
+            json!({
+                "reason": format!(
+                    "{} subscriber {} stopped before these records could be delivered",
+                    subscriber.subscription.api.name(),
+                    subscriber.extension
+                ),
+                "droppedRecords": records,
+                "droppedBytes": buffer.bytes as u64 + buffer.dropped_bytes,
+            }),
+        );
+    }
+}

@@ -1,0 +1,325 @@
+//! The Logs and Telemetry APIs: subscriptions, delivery, batching, drops.
+
+mod support;
+
+use std::time::Duration;
+
+use lambda_sandbox::{Config, Environment, InvokeRequest, Package, Record, Status};
+use serde_json::{Value, json};
+use support::{fixture, http, raw_runtime};
+
+/// An environment with the echo function and one subscriber extension.
+fn with_subscriber(
+    label: &str,
+    name: &str,
+    subscriber: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Package, Config) {
+    let package = Package::temporary(label).unwrap();
+    package.bootstrap(&fixture("echo_function")).unwrap();
+    package.extension(name, subscriber).unwrap();
+    let mut config = package.config();
+    config.env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    (package, config)
+}
+
+async fn invoke_all(env: &Environment, events: &[Value]) {
+    for event in events {
+        let result = env.invoke(InvokeRequest::json(event)).await;
+        assert_eq!(result.status, Status::Success, "{result:?}");
+        env.wait_idle().await;
+    }
+}
+
+fn dropped(records: &[Record]) -> Vec<&Record> {
+    records
+        .iter()
+        .filter(|r| r.kind == "platform.logsDropped")
+        .collect()
+}
+
+#[tokio::test]
+async fn the_official_crate_receives_the_telemetry_stream() {
+    let (package, config) = with_subscriber(
+        "telemetry",
+        "stream_extension",
+        &fixture("stream_extension"),
+        &[],
+    );
+    let out = package.root().join("received");
+    let config = Config {
+        env: vec![
+            ("STREAM_API".into(), "telemetry".into()),
+            ("RECEIVED_FILE".into(), out.display().to_string()),
+        ],
+        ..config
+    };
+    let env = Environment::start(config).await.unwrap();
+    invoke_all(&env, &[json!({"lines": 3}), json!({"lines": 3})]).await;
+    env.shutdown().await;
+    let received = std::fs::read_to_string(&out).unwrap();
+    let count = |needle: &str| received.lines().filter(|l| l.contains(needle)).count();
+    // Init's records were replayed to the subscriber.
+    assert_eq!(count("PlatformInitStart"), 1, "{received}");
+    assert_eq!(
+        count("Function(\"echo function starting\")"),
+        1,
+        "{received}"
+    );
+    assert_eq!(count("PlatformTelemetrySubscription"), 1, "{received}");
+    assert_eq!(count("PlatformStart"), 2);
+    assert_eq!(count("PlatformRuntimeDone"), 2);
+    assert_eq!(
+        count("PlatformReport"),
+        2,
+        "the last report was flushed before SHUTDOWN"
+    );
+    assert_eq!(count("Function(\"line 2 of 3\")"), 2);
+    assert!(
+        dropped(&env.records()).is_empty(),
+        "the crate accepted every batch"
+    );
+}
+
+#[tokio::test]
+async fn the_official_crate_receives_the_logs_stream() {
+    let (package, config) = with_subscriber(
+        "logs",
+        "stream_extension",
+        &fixture("stream_extension"),
+        &[],
+    );
+    let out = package.root().join("received");
+    let config = Config {
+        env: vec![
+            ("STREAM_API".into(), "logs".into()),
+            ("RECEIVED_FILE".into(), out.display().to_string()),
+        ],
+        ..config
+    };
+    let env = Environment::start(config).await.unwrap();
+    invoke_all(&env, &[json!({"lines": 2}), json!({"lines": 2})]).await;
+    env.shutdown().await;
+    let received = std::fs::read_to_string(&out).unwrap();
+    let count = |needle: &str| received.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(count("PlatformLogsSubscription"), 1, "{received}");
+    assert_eq!(count("PlatformStart"), 2, "{received}");
+    assert_eq!(count("PlatformEnd"), 2);
+    assert_eq!(count("PlatformReport"), 2);
+    assert_eq!(
+        count("PlatformRuntimeDone"),
+        2,
+        "schema 2021-03-18 adds runtimeDone"
+    );
+    assert_eq!(count("Function(\"line 1 of 2\")"), 2);
+    assert_eq!(count("PlatformInit"), 0, "the Logs API has no init events");
+    assert!(
+        dropped(&env.records()).is_empty(),
+        "the crate accepted every batch: {:?}",
+        dropped(&env.records())
+    );
+}
+
+fn python_subscriber(label: &str, env: &[(&str, &str)]) -> (Package, Config, std::path::PathBuf) {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/python_subscriber.py");
+    let (package, mut config) = with_subscriber(label, "python_subscriber.py", &script, env);
+    let out = package.root().join("received.ndjson");
+    config.env.push(("OUT".into(), out.display().to_string()));
+    (package, config, out)
+}
+
+fn received(out: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn function_lines(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .filter(|r| r["type"] == "function")
+        .map(|r| match &r["record"] {
+            Value::String(s) => s.clone(),
+            other => other["message"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_python_subscriber_gets_the_stream_over_tcp_and_http() {
+    for protocol in ["HTTP", "TCP"] {
+        let (_package, config, out) =
+            python_subscriber(&format!("py-{protocol}"), &[("PROTOCOL", protocol)]);
+        let env = Environment::start(config).await.unwrap();
+        invoke_all(&env, &[json!({"lines": 5})]).await;
+        env.shutdown().await;
+        let records = received(&out);
+        let lines = function_lines(&records);
+        assert_eq!(
+            lines.iter().filter(|l| l.starts_with("line ")).count(),
+            5,
+            "{protocol}: {records:#?}"
+        );
+        assert!(
+            records.iter().any(|r| r["type"] == "platform.report"),
+            "{protocol}"
+        );
+        assert!(dropped(&env.records()).is_empty(), "{protocol}");
+    }
+}
+
+#[tokio::test]
+async fn json_log_format_turns_lines_into_objects_for_telemetry_2022_12_13() {
+    let (_package, mut config, out) = python_subscriber("py-json", &[]);
+    config
+        .env
+        .push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+    let env = Environment::start(config).await.unwrap();
+    invoke_all(&env, &[json!({"lines": 1})]).await;
+    env.shutdown().await;
+    let records = received(&out);
+    let line = records
+        .iter()
+        .find(|r| r["type"] == "function" && r["record"]["message"] == "line 0 of 1")
+        .expect("an object record");
+    assert!(line["record"]["timestamp"].is_string(), "{line}");
+}
+
+#[tokio::test]
+async fn a_listener_that_fails_is_retried_until_it_recovers() {
+    let (_package, config, out) = python_subscriber("py-500", &[("FAIL_FIRST", "3")]);
+    let env = Environment::start(config).await.unwrap();
+    invoke_all(&env, &[json!({"lines": 4}), json!({"lines": 4})]).await;
+    env.shutdown().await;
+    let lines = function_lines(&received(&out));
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("line ")).count(),
+        8,
+        "{lines:#?}"
+    );
+    assert!(dropped(&env.records()).is_empty());
+}
+
+#[tokio::test]
+async fn a_slow_consumer_loses_records_and_the_counts_add_up() {
+    // Each batch takes 100 ms to accept; the buffer holds 4 x 256 KiB.
+    let (_package, config, out) = python_subscriber("py-slow", &[("DELAY_MS", "100")]);
+    let env = Environment::start(Config {
+        timeout: Duration::from_secs(20),
+        ..config
+    })
+    .await
+    .unwrap();
+    let total = 60_000;
+    invoke_all(&env, &[json!({"lines": total})]).await;
+    env.shutdown().await;
+    let records = received(&out);
+    let delivered = function_lines(&records)
+        .iter()
+        .filter(|l| l.starts_with("line "))
+        .count() as u64;
+    let reported: u64 = records
+        .iter()
+        .filter(|r| r["type"] == "platform.logsDropped")
+        .map(|r| r["record"]["droppedRecords"].as_u64().unwrap())
+        .sum();
+    let journal_reported: u64 = dropped(&env.records())
+        .iter()
+        .map(|r| r.record["droppedRecords"].as_u64().unwrap())
+        .sum();
+    assert!(
+        reported + journal_reported > 0,
+        "60,000 lines into a 1 MiB buffer drop some"
+    );
+    // Every function line was delivered or counted as dropped; the dropped
+    // counts may also include platform records.
+    assert!(
+        delivered + reported + journal_reported >= total,
+        "{delivered} + {reported} + {journal_reported} < {total}"
+    );
+    assert!(delivered < total);
+}
+
+#[tokio::test]
+async fn subscription_errors() {
+    let raw = raw_runtime(Duration::from_secs(20), |_| {}).await;
+    let addr = raw.addr;
+    let register = http(
+        addr,
+        "POST",
+        "/2020-01-01/extension/register",
+        &[("Lambda-Extension-Name", "sub")],
+        br#"{"events":["INVOKE"]}"#,
+    )
+    .await;
+    let id = register.headers["lambda-extension-identifier"].clone();
+    let headers = [("Lambda-Extension-Identifier", id.as_str())];
+    let logs = br#"{"schemaVersion":"2021-03-18","types":["platform"],"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:9555"}}"#;
+    let telemetry = br#"{"schemaVersion":"2022-07-01","types":["platform"],"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:9556"}}"#;
+
+    let missing = http(addr, "PUT", "/2020-08-15/logs", &[], logs).await;
+    assert_eq!(
+        (missing.status, missing.error_type()),
+        (403, "Extension.MissingExtensionIdentifier".into())
+    );
+    let ok = http(addr, "PUT", "/2020-08-15/logs", &headers, logs).await;
+    assert_eq!((ok.status, ok.body.as_str()), (200, "\"OK\""));
+    let again = http(addr, "PUT", "/2020-08-15/logs", &headers, logs).await;
+    assert_eq!(again.status, 200, "the Logs API is idempotent");
+    let other = http(addr, "PUT", "/2022-07-01/telemetry", &headers, telemetry).await;
+    assert_eq!(
+        (other.status, other.error_type()),
+        (400, "ValidationError".into())
+    );
+    assert!(other.body.contains("exclude each other"));
+    let invalid = http(
+        addr,
+        "PUT",
+        "/2022-07-01/telemetry",
+        &headers,
+        br#"{"types":["platform"]}"#,
+    )
+    .await;
+    assert_eq!(
+        (invalid.status, invalid.error_type()),
+        (400, "ValidationError".into())
+    );
+
+    // Init completes: the extension and the runtime call next.
+    let poller = id.clone();
+    let ext_next = tokio::spawn(async move {
+        http(
+            addr,
+            "GET",
+            "/2020-01-01/extension/event/next",
+            &[("Lambda-Extension-Identifier", &poller)],
+            b"",
+        )
+        .await
+    });
+    let runtime_next = tokio::spawn(async move {
+        http(addr, "GET", "/2018-06-01/runtime/invocation/next", &[], b"").await
+    });
+    let env = raw.starting.await.unwrap();
+    let register2 = env.registrations();
+    assert_eq!(register2.len(), 1);
+    let closed = http(addr, "PUT", "/2020-08-15/logs", &headers, logs).await;
+    assert_eq!(
+        (closed.status, closed.error_type()),
+        (403, "Logs.SubscriptionClosed".into())
+    );
+    let closed = http(addr, "PUT", "/2022-07-01/telemetry", &headers, telemetry).await;
+    assert_eq!(
+        (closed.status, closed.error_type()),
+        (403, "Telemetry.SubscriptionClosed".into())
+    );
+    ext_next.abort();
+    runtime_next.abort();
+    env.shutdown().await;
+}
