@@ -41,26 +41,27 @@ fn dropped(records: &[Record]) -> Vec<&Record> {
         .collect()
 }
 
+/// Runs the official crate's subscriber (`STREAM_API` logs or telemetry)
+/// through `events` and Shutdown; returns what it received, one Debug line
+/// per record, and the journal.
+async fn crate_subscriber(api: &str, events: &[Value]) -> (String, Vec<Record>) {
+    let (package, mut config) =
+        with_subscriber(api, "stream_extension", &fixture("stream_extension"), &[]);
+    let out = package.root().join("received");
+    config.env = vec![
+        ("STREAM_API".into(), api.into()),
+        ("RECEIVED_FILE".into(), out.display().to_string()),
+    ];
+    let env = Environment::start(config).await.unwrap();
+    invoke_all(&env, events).await;
+    env.shutdown().await;
+    (std::fs::read_to_string(&out).unwrap(), env.records())
+}
+
 #[tokio::test]
 async fn the_official_crate_receives_the_telemetry_stream() {
-    let (package, config) = with_subscriber(
-        "telemetry",
-        "stream_extension",
-        &fixture("stream_extension"),
-        &[],
-    );
-    let out = package.root().join("received");
-    let config = Config {
-        env: vec![
-            ("STREAM_API".into(), "telemetry".into()),
-            ("RECEIVED_FILE".into(), out.display().to_string()),
-        ],
-        ..config
-    };
-    let env = Environment::start(config).await.unwrap();
-    invoke_all(&env, &[json!({"lines": 3}), json!({"lines": 3})]).await;
-    env.shutdown().await;
-    let received = std::fs::read_to_string(&out).unwrap();
+    let (received, records) =
+        crate_subscriber("telemetry", &[json!({"lines": 3}), json!({"lines": 3})]).await;
     let count = |needle: &str| received.lines().filter(|l| l.contains(needle)).count();
     // Init's records were replayed to the subscriber.
     assert_eq!(count("PlatformInitStart"), 1, "{received}");
@@ -79,31 +80,15 @@ async fn the_official_crate_receives_the_telemetry_stream() {
     );
     assert_eq!(count("Function(\"line 2 of 3\")"), 2);
     assert!(
-        dropped(&env.records()).is_empty(),
+        dropped(&records).is_empty(),
         "the crate accepted every batch"
     );
 }
 
 #[tokio::test]
 async fn the_official_crate_receives_the_logs_stream() {
-    let (package, config) = with_subscriber(
-        "logs",
-        "stream_extension",
-        &fixture("stream_extension"),
-        &[],
-    );
-    let out = package.root().join("received");
-    let config = Config {
-        env: vec![
-            ("STREAM_API".into(), "logs".into()),
-            ("RECEIVED_FILE".into(), out.display().to_string()),
-        ],
-        ..config
-    };
-    let env = Environment::start(config).await.unwrap();
-    invoke_all(&env, &[json!({"lines": 2}), json!({"lines": 2})]).await;
-    env.shutdown().await;
-    let received = std::fs::read_to_string(&out).unwrap();
+    let (received, records) =
+        crate_subscriber("logs", &[json!({"lines": 2}), json!({"lines": 2})]).await;
     let count = |needle: &str| received.lines().filter(|l| l.contains(needle)).count();
     assert_eq!(count("PlatformLogsSubscription"), 1, "{received}");
     assert_eq!(count("PlatformStart"), 2, "{received}");
@@ -117,9 +102,9 @@ async fn the_official_crate_receives_the_logs_stream() {
     assert_eq!(count("Function(\"line 1 of 2\")"), 2);
     assert_eq!(count("PlatformInit"), 0, "the Logs API has no init events");
     assert!(
-        dropped(&env.records()).is_empty(),
+        dropped(&records).is_empty(),
         "the crate accepted every batch: {:?}",
-        dropped(&env.records())
+        dropped(&records)
     );
 }
 
