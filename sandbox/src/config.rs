@@ -49,6 +49,11 @@ pub struct Config {
     /// `maxBytes` before records are dropped (and reported). Lambda only says
     /// the buffer is proportional to the buffering settings.
     pub stream_buffer_factor: usize,
+    /// Buckets of the local S3 endpoint; it runs only when some are named.
+    pub s3_buckets: Vec<String>,
+    /// Where the local S3 endpoint keeps objects, as `DIR/<bucket>/<key>`
+    /// (a temporary folder when unset).
+    pub s3_dir: Option<PathBuf>,
     /// Print the timeline and every log line as they happen.
     pub echo: bool,
 }
@@ -100,6 +105,8 @@ impl Default for Config {
             shutdown: ShutdownBudgets::default(),
             streaming_response_limit: 20 * 1024 * 1024,
             stream_buffer_factor: 4,
+            s3_buckets: Vec::new(),
+            s3_dir: None,
             echo: false,
         }
     }

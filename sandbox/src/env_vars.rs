@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use crate::config::Config;
+use crate::s3_endpoint;
 
 /// Variables both sets take from the host, so that scripts find their tools.
 /// Lambda's own `PATH` would point at folders this machine does not have.
@@ -38,7 +39,12 @@ fn library_path(task_root: &Path, opt_dirs: &[std::path::PathBuf]) -> String {
 }
 
 /// Variables the runtime and the extensions both receive.
-fn common(config: &Config, runtime_api: &str, task_root: &Path) -> Vec<(String, String)> {
+fn common(
+    config: &Config,
+    runtime_api: &str,
+    task_root: &Path,
+    services: &[(String, String)],
+) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = vec![
         ("AWS_LAMBDA_RUNTIME_API".into(), runtime_api.into()),
         (
@@ -56,10 +62,13 @@ fn common(config: &Config, runtime_api: &str, task_root: &Path) -> Vec<(String, 
         ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
         ("AWS_REGION".into(), config.region.clone()),
         ("AWS_DEFAULT_REGION".into(), config.region.clone()),
-        ("AWS_ACCESS_KEY_ID".into(), "AKIASANDBOXEXAMPLE00".into()),
+        (
+            "AWS_ACCESS_KEY_ID".into(),
+            s3_endpoint::ACCESS_KEY_ID.into(),
+        ),
         (
             "AWS_SECRET_ACCESS_KEY".into(),
-            "sandbox/secret/access/key/not/a/real/one".into(),
+            s3_endpoint::SECRET_ACCESS_KEY.into(),
         ),
         ("AWS_SESSION_TOKEN".into(), "sandbox-session-token".into()),
         ("TZ".into(), ":UTC".into()),
@@ -70,6 +79,8 @@ fn common(config: &Config, runtime_api: &str, task_root: &Path) -> Vec<(String, 
             library_path(task_root, &config.opt_dirs),
         ),
     ];
+    // Where the sandbox's stand-ins for AWS services listen.
+    vars.extend(services.iter().cloned());
     // Customer variables come last so that they can override the defaults, as
     // on AWS; names starting with `_` are reserved and filtered out.
     vars.extend(
@@ -83,7 +94,12 @@ fn common(config: &Config, runtime_api: &str, task_root: &Path) -> Vec<(String, 
 }
 
 /// The runtime (`bootstrap`) set.
-pub fn runtime(config: &Config, runtime_api: &str, task_root: &Path) -> Vec<(String, String)> {
+pub fn runtime(
+    config: &Config,
+    runtime_api: &str,
+    task_root: &Path,
+    services: &[(String, String)],
+) -> Vec<(String, String)> {
     let log_group = format!("/aws/lambda/{}", config.function_name);
     let mut vars = vec![
         ("_HANDLER".to_string(), config.handler.clone()),
@@ -107,13 +123,18 @@ pub fn runtime(config: &Config, runtime_api: &str, task_root: &Path) -> Vec<(Str
         ("AWS_XRAY_CONTEXT_MISSING".into(), "LOG_ERROR".into()),
     ];
     // Custom runtimes get no AWS_EXECUTION_ENV.
-    vars.extend(common(config, runtime_api, task_root));
+    vars.extend(common(config, runtime_api, task_root, services));
     vars
 }
 
 /// The extension set: no handler, task root, log group or `_` variables.
-pub fn extension(config: &Config, runtime_api: &str, task_root: &Path) -> Vec<(String, String)> {
-    common(config, runtime_api, task_root)
+pub fn extension(
+    config: &Config,
+    runtime_api: &str,
+    task_root: &Path,
+    services: &[(String, String)],
+) -> Vec<(String, String)> {
+    common(config, runtime_api, task_root, services)
 }
 
 #[cfg(test)]
@@ -134,8 +155,16 @@ mod tests {
             ..Config::default()
         };
         let root = Path::new("/var/task");
-        let rt = runtime(&config, "127.0.0.1:9001", root);
-        let ext = extension(&config, "127.0.0.1:9001", root);
+        let services = [(
+            "AWS_ENDPOINT_URL_S3".to_string(),
+            "http://127.0.0.1:1".to_string(),
+        )];
+        let rt = runtime(&config, "127.0.0.1:9001", root, &services);
+        let ext = extension(&config, "127.0.0.1:9001", root, &services);
+        assert!(
+            names(&rt).contains(&"AWS_ENDPOINT_URL_S3")
+                && names(&ext).contains(&"AWS_ENDPOINT_URL_S3")
+        );
         for var in [
             "_HANDLER",
             "LAMBDA_TASK_ROOT",

@@ -27,6 +27,7 @@ use crate::config::Config;
 use crate::journal::{Journal, Record};
 use crate::layers::{Layout, PackagingError};
 use crate::process::Process;
+use crate::s3_endpoint::{self, S3Endpoint};
 use crate::state::Shared;
 use crate::{api, init, invoke, shutdown};
 
@@ -40,6 +41,8 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot start the local S3 endpoint: {0}")]
+    S3(std::io::Error),
 }
 
 /// One invocation, as a caller sends it.
@@ -144,6 +147,9 @@ pub(crate) struct Core {
     pub instance: Arc<Mutex<Instance>>,
     /// Invokes waiting for their turn.
     pub queued: AtomicUsize,
+    /// Variables pointing the processes at the local stand-ins for AWS services.
+    pub service_env: Vec<(String, String)>,
+    s3: Option<S3Endpoint>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -164,6 +170,25 @@ impl Environment {
     /// fails is not an error here: as on Lambda, the first invoke retries it.
     pub async fn start(config: Config) -> Result<Environment, StartError> {
         let layout = Layout::resolve(&config)?;
+        let s3 = if config.s3_buckets.is_empty() {
+            None
+        } else {
+            let dir = config.s3_dir.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!(
+                    "lambda-sandbox-s3-{}",
+                    uuid::Uuid::new_v4().simple()
+                ))
+            });
+            Some(
+                s3_endpoint::serve(&dir, &config.s3_buckets)
+                    .await
+                    .map_err(StartError::S3)?,
+            )
+        };
+        let service_env = s3
+            .iter()
+            .map(|s3| ("AWS_ENDPOINT_URL_S3".to_string(), s3.url()))
+            .collect();
         let journal = Arc::new(Journal::new(config.echo));
         let requested = config.runtime_api;
         let shared = Arc::new(Shared::new(Arc::new(config), journal));
@@ -177,12 +202,22 @@ impl Environment {
         shared
             .journal
             .note(format!("Runtime API listening on {runtime_api}"));
+        if let Some(s3) = &s3 {
+            shared.journal.note(format!(
+                "S3 endpoint on {} (AWS_ENDPOINT_URL_S3), buckets {:?} in {}",
+                s3.url(),
+                shared.config.s3_buckets,
+                s3.dir.display()
+            ));
+        }
         let core = Arc::new(Core {
             shared,
             layout,
             runtime_api,
             instance: Arc::new(Mutex::new(Instance::default())),
             queued: AtomicUsize::new(0),
+            service_env,
+            s3,
             server,
         });
         {
@@ -232,6 +267,11 @@ impl Environment {
     /// The records emitted since `mark`.
     pub fn records_from(&self, mark: usize) -> Vec<Record> {
         self.core.shared.journal.records_from(mark)
+    }
+
+    /// The local S3 endpoint's URL and folder, when buckets were named.
+    pub fn s3_endpoint(&self) -> Option<(String, std::path::PathBuf)> {
+        self.core.s3.as_ref().map(|s3| (s3.url(), s3.dir.clone()))
     }
 
     /// The configuration this environment runs with.

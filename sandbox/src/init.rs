@@ -174,6 +174,7 @@ async fn launch_extensions(
         &shared.config,
         &core.runtime_api.to_string(),
         &core.layout.task_root,
+        &core.service_env,
     );
     for (name, path) in &core.layout.extensions {
         let watcher = shared.clone();
@@ -238,6 +239,7 @@ async fn launch_runtime(
         &shared.config,
         &core.runtime_api.to_string(),
         &core.layout.task_root,
+        &core.service_env,
     );
     shared.update(|st| st.runtime = RuntimePhase::Initializing);
     let watcher = shared.clone();

@@ -28,6 +28,7 @@ pub mod output;
 pub mod package;
 mod process;
 mod runtime_api;
+pub mod s3_endpoint;
 pub mod sample_events;
 mod shutdown;
 mod state;

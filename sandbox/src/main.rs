@@ -78,6 +78,14 @@ pub struct EnvironmentArgs {
     /// The runtime's share of the shutdown budget after SIGTERM, in milliseconds.
     #[arg(long, default_value_t = 300)]
     runtime_shutdown_ms: u64,
+    /// Serve a local S3 endpoint with this bucket (repeatable); the processes
+    /// find it through AWS_ENDPOINT_URL_S3.
+    #[arg(long = "s3-bucket", value_name = "NAME")]
+    s3_buckets: Vec<String>,
+    /// Where the local S3 endpoint keeps objects, as DIR/<bucket>/<key>
+    /// (default: OUTPUT/s3 with --output, else a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    s3_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -169,6 +177,8 @@ impl EnvironmentArgs {
             init_timeout: Duration::from_secs_f64(self.init_timeout),
             freeze: !self.no_freeze,
             runtime_api: self.runtime_api,
+            s3_buckets: self.s3_buckets.clone(),
+            s3_dir: self.s3_dir.clone(),
             echo: true,
             ..Config::default()
         };

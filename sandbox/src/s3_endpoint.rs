@@ -1,0 +1,121 @@
+//! An S3-compatible endpoint on loopback, backed by a folder, standing in for
+//! Amazon S3 (`s3s` implements the S3 REST API, `s3s-fs` stores objects as
+//! plain files at `DIR/<bucket>/<key>`). The processes of the environment
+//! find it through the SDKs' standard `AWS_ENDPOINT_URL_S3`, so their code
+//! does not know it runs locally.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use hyper_util::rt::TokioIo;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::SimpleAuth;
+use s3s::path::S3Path;
+use s3s::service::S3ServiceBuilder;
+use s3s::{S3Result, s3_error};
+
+/// The dummy credentials the environment hands out; the endpoint checks
+/// request signatures against them, as S3 would.
+pub const ACCESS_KEY_ID: &str = "AKIASANDBOXEXAMPLE00";
+pub const SECRET_ACCESS_KEY: &str = "sandbox/secret/access/key/not/a/real/one";
+
+/// A running endpoint; it stops when dropped.
+pub struct S3Endpoint {
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for S3Endpoint {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl S3Endpoint {
+    /// `AWS_ENDPOINT_URL_S3`: an IP address, which makes the SDKs address
+    /// buckets path-style (`/bucket/key`), as no DNS name is involved.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Checks a bucket name against S3's rules for new buckets.
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
+    let valid_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    let ends_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if (3..=63).contains(&name.len()) && valid_chars && ends_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid S3 bucket name: 3 to 63 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit"
+        ))
+    }
+}
+
+/// Only signed requests, and only to the buckets that were created: `s3s-fs`
+/// alone would make a folder for any bucket a client names, so a mistyped
+/// bucket would work here and fail on AWS.
+struct ExistingBuckets {
+    root: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl S3Access for ExistingBuckets {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_none() {
+            return Err(s3_error!(
+                AccessDenied,
+                "sign requests with the environment's credentials"
+            ));
+        }
+        match cx.s3_path() {
+            S3Path::Bucket { bucket } | S3Path::Object { bucket, .. }
+                if !self.root.join(&**bucket).is_dir() =>
+            {
+                Err(s3_error!(
+                    NoSuchBucket,
+                    "The specified bucket does not exist (the sandbox creates the buckets named with --s3-bucket)"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Creates the buckets as folders of `dir` and serves them on loopback.
+pub async fn serve(dir: &Path, buckets: &[String]) -> std::io::Result<S3Endpoint> {
+    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
+    for bucket in buckets {
+        check_bucket_name(bucket).map_err(invalid)?;
+        std::fs::create_dir_all(dir.join(bucket))?;
+    }
+    let fs = s3s_fs::FileSystem::new(dir)
+        .map_err(|e| invalid(format!("cannot serve {} as S3: {e:?}", dir.display())))?;
+    let mut builder = S3ServiceBuilder::new(fs);
+    builder.set_auth(SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
+    builder.set_access(ExistingBuckets {
+        root: dir.to_path_buf(),
+    });
+    let service = builder.build();
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let service = service.clone();
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(socket), service)
+                    .await;
+            });
+        }
+    });
+    Ok(S3Endpoint {
+        addr,
+        dir: dir.to_path_buf(),
+        task,
+    })
+}
