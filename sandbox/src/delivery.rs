@@ -358,8 +358,14 @@ async fn write_lines(connection: &mut Option<TcpStream>, port: u16, batch: &[Str
 
 /// Records still buffered when the subscriber stops are lost to it: say so.
 fn report_undelivered(subscriber: &Subscriber, journal: &Journal, in_flight: usize) {
-    let buffer = subscriber.buffer.lock().unwrap();
-    let records = buffer.items.len() + in_flight + buffer.dropped_records as usize;
+    // Counted first: the journal must not be entered with the buffer locked.
+    let (records, bytes) = {
+        let buffer = subscriber.buffer.lock().unwrap();
+        (
+            buffer.items.len() + in_flight + buffer.dropped_records as usize,
+            buffer.bytes as u64 + buffer.dropped_bytes,
+        )
+    };
     if records > 0 {
         journal.platform_unshared(
             "platform.logsDropped",
@@ -370,7 +376,7 @@ fn report_undelivered(subscriber: &Subscriber, journal: &Journal, in_flight: usi
                     subscriber.extension
                 ),
                 "droppedRecords": records,
-                "droppedBytes": buffer.bytes as u64 + buffer.dropped_bytes,
+                "droppedBytes": bytes,
             }),
         );
     }
