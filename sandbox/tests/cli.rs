@@ -11,14 +11,6 @@ fn sandbox() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lambda-sandbox"))
 }
 
-fn read_ndjson(path: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn run_writes_responses_and_platform_records() {
     let package = Package::temporary("cli").unwrap();
@@ -48,7 +40,7 @@ fn run_writes_responses_and_platform_records() {
         String::from_utf8_lossy(&status.stderr)
     );
 
-    let responses = read_ndjson(&out.join("responses.ndjson"));
+    let responses = support::read_ndjson(&out.join("responses.ndjson"));
     let statuses: Vec<&str> = responses
         .iter()
         .map(|r| r["status"].as_str().unwrap())
@@ -59,7 +51,7 @@ fn run_writes_responses_and_platform_records() {
     assert!(responses[1]["errorType"].is_string());
     assert!(responses[0].get("errorType").is_none());
 
-    let platform = read_ndjson(&out.join("platform.ndjson"));
+    let platform = support::read_ndjson(&out.join("platform.ndjson"));
     assert!(
         platform
             .iter()
@@ -178,7 +170,7 @@ fn run_invokes_with_a_sample_event() {
         "{}",
         String::from_utf8_lossy(&status.stderr)
     );
-    let responses = read_ndjson(&out.join("responses.ndjson"));
+    let responses = support::read_ndjson(&out.join("responses.ndjson"));
     assert_eq!(
         responses[0]["payload"]["event"]["Records"][0]["s3"]["bucket"]["name"],
         "from-the-cli"

@@ -117,14 +117,6 @@ fn python_subscriber(label: &str, env: &[(&str, &str)]) -> (Package, Config, std
     (package, config, out)
 }
 
-fn received(out: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(out)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn function_lines(records: &[Value]) -> Vec<String> {
     records
         .iter()
@@ -144,7 +136,7 @@ async fn a_python_subscriber_gets_the_stream_over_tcp_and_http() {
         let env = Environment::start(config).await.unwrap();
         invoke_all(&env, &[json!({"lines": 5})]).await;
         env.shutdown().await;
-        let records = received(&out);
+        let records = support::read_ndjson(&out);
         let lines = function_lines(&records);
         assert_eq!(
             lines.iter().filter(|l| l.starts_with("line ")).count(),
@@ -168,7 +160,7 @@ async fn json_log_format_turns_lines_into_objects_for_telemetry_2022_12_13() {
     let env = Environment::start(config).await.unwrap();
     invoke_all(&env, &[json!({"lines": 1})]).await;
     env.shutdown().await;
-    let records = received(&out);
+    let records = support::read_ndjson(&out);
     let line = records
         .iter()
         .find(|r| r["type"] == "function" && r["record"]["message"] == "line 0 of 1")
@@ -182,7 +174,7 @@ async fn a_listener_that_fails_is_retried_until_it_recovers() {
     let env = Environment::start(config).await.unwrap();
     invoke_all(&env, &[json!({"lines": 4}), json!({"lines": 4})]).await;
     env.shutdown().await;
-    let lines = function_lines(&received(&out));
+    let lines = function_lines(&support::read_ndjson(&out));
     assert_eq!(
         lines.iter().filter(|l| l.starts_with("line ")).count(),
         8,
@@ -204,7 +196,7 @@ async fn a_slow_consumer_loses_records_and_the_counts_add_up() {
     let total = 60_000;
     invoke_all(&env, &[json!({"lines": total})]).await;
     env.shutdown().await;
-    let records = received(&out);
+    let records = support::read_ndjson(&out);
     let delivered = function_lines(&records)
         .iter()
         .filter(|l| l.starts_with("line "))

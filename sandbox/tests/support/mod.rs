@@ -151,3 +151,12 @@ pub fn alive(pid: i32) -> bool {
             .unwrap_or_default()
             .contains(") Z ")
 }
+
+/// The JSON lines of an NDJSON file; none when it does not exist (yet).
+pub fn read_ndjson(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
