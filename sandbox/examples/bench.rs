@@ -74,15 +74,6 @@ fn micros(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
-fn peak_rss_kib(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 struct Scenario {
     name: &'static str,
     bootstrap: PathBuf,
@@ -124,10 +115,11 @@ async fn run(scenario: &Scenario) {
         .find(|r| r.kind == "platform.initReport")
         .and_then(|r| r.record["metrics"]["durationMs"].as_f64())
         .unwrap_or_default();
-    let pids = env.pids().await;
-    let rss: Vec<String> = pids
+    let rss: Vec<String> = env
+        .peak_rss_kib()
+        .await
         .iter()
-        .map(|p| format!("{} KiB", peak_rss_kib(*p)))
+        .map(|kib| format!("{kib} KiB"))
         .collect();
     let registered = env
         .registrations()

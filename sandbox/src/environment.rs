@@ -295,6 +295,18 @@ impl Environment {
             .collect()
     }
 
+    /// Peak resident memory (`VmHWM`, KiB) of the runtime, then the
+    /// extensions, now running: the figures the reports add up.
+    pub async fn peak_rss_kib(&self) -> Vec<u64> {
+        self.core
+            .instance
+            .lock()
+            .await
+            .processes()
+            .map(Process::peak_rss_kib)
+            .collect()
+    }
+
     /// Process ids of the runtime, then the extensions, now running.
     pub async fn pids(&self) -> Vec<i32> {
         self.core

@@ -37,6 +37,16 @@ pub struct InitFailure {
     pub error: FunctionError,
 }
 
+/// Every failure but the Init limit is an error.
+impl From<FunctionError> for InitFailure {
+    fn from(error: FunctionError) -> Self {
+        InitFailure {
+            timed_out: false,
+            error,
+        }
+    }
+}
+
 /// Runs Init; on success returns its duration in milliseconds. On failure
 /// the environment has been reset.
 pub(crate) async fn run(
@@ -212,17 +222,15 @@ async fn launch_extensions(
                 inst.extensions.push(process);
             }
             Err(err) => {
-                return Err(InitFailure {
-                    timed_out: false,
-                    error: FunctionError::platform(
-                        "Extension.LaunchError",
-                        format!(
-                            "cannot launch extension {}: {} ({err})",
-                            path.display(),
-                            launch_error_hint(&err)
-                        ),
+                return Err(FunctionError::platform(
+                    "Extension.LaunchError",
+                    format!(
+                        "cannot launch extension {}: {} ({err})",
+                        path.display(),
+                        launch_error_hint(&err)
                     ),
-                });
+                )
+                .into());
             }
         }
     }
@@ -270,17 +278,15 @@ async fn launch_runtime(
             inst.runtime = Some(process);
             Ok(())
         }
-        Err(err) => Err(InitFailure {
-            timed_out: false,
-            error: FunctionError::platform(
-                "Runtime.InvalidEntrypoint",
-                format!(
-                    "cannot start {}: {} ({err})",
-                    path.display(),
-                    launch_error_hint(&err)
-                ),
+        Err(err) => Err(FunctionError::platform(
+            "Runtime.InvalidEntrypoint",
+            format!(
+                "cannot start {}: {} ({err})",
+                path.display(),
+                launch_error_hint(&err)
             ),
-        }),
+        )
+        .into()),
     }
 }
 
@@ -314,10 +320,7 @@ async fn wait_for(
         .await;
     match outcome {
         Some(Ok(())) => Ok(()),
-        Some(Err(error)) => Err(InitFailure {
-            timed_out: false,
-            error,
-        }),
+        Some(Err(error)) => Err(error.into()),
         None => {
             let config = &core.shared.config;
             let mut message = format!(

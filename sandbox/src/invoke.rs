@@ -197,11 +197,8 @@ async fn finish(
 async fn complete(core: &Core, inst: &mut Instance, request_id: &str, failure: Option<Failure>) {
     let shared = &core.shared;
     let now = Instant::now();
-    let (inv, runtime_done_emitted) = {
-        let st = shared.lock();
-        let inv = st.invocation.clone().expect("set by this phase");
-        (inv.clone(), inv.runtime_ready.is_some())
-    };
+    let inv = shared.lock().invocation.clone().expect("set by this phase");
+    let runtime_done_emitted = inv.runtime_ready.is_some();
     let runtime_end = inv.runtime_ready.map_or(now, |(at, _)| at);
     let duration_ms = (runtime_end - inv.started).as_secs_f64() * 1000.0;
     // Without extensions there is no extension overhead to report.
