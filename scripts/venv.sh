@@ -4,6 +4,6 @@ venv="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.venv"
 if [ ! -x "$venv/bin/cargo-lambda" ]; then
   echo "installing cargo-lambda into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$(dirname "${BASH_SOURCE[0]}")/requirements.txt"
+  "$venv/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check -r "$(dirname "${BASH_SOURCE[0]}")/requirements.txt"
 fi
 export PATH="$venv/bin:$PATH"

@@ -16,6 +16,7 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -150,12 +151,17 @@ pub(crate) struct Core {
     /// Variables pointing the processes at the local stand-ins for AWS services.
     pub service_env: Vec<(String, String)>,
     s3: Option<S3Endpoint>,
+    /// The S3 folder the environment made itself, removed with it.
+    s3_scratch: Option<PathBuf>,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Core {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(dir) = &self.s3_scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -170,20 +176,19 @@ impl Environment {
     /// fails is not an error here: as on Lambda, the first invoke retries it.
     pub async fn start(config: Config) -> Result<Environment, StartError> {
         let layout = Layout::resolve(&config)?;
-        let s3 = if config.s3_buckets.is_empty() {
-            None
-        } else {
-            let dir = config.s3_dir.clone().unwrap_or_else(|| {
-                std::env::temp_dir().join(format!(
-                    "lambda-sandbox-s3-{}",
-                    uuid::Uuid::new_v4().simple()
-                ))
-            });
-            Some(
-                s3_endpoint::serve(&dir, &config.s3_buckets)
+        let s3_scratch = (config.s3_dir.is_none() && !config.s3_buckets.is_empty()).then(|| {
+            std::env::temp_dir().join(format!(
+                "lambda-sandbox-s3-{}",
+                uuid::Uuid::new_v4().simple()
+            ))
+        });
+        let s3 = match config.s3_dir.as_ref().or(s3_scratch.as_ref()) {
+            Some(dir) if !config.s3_buckets.is_empty() => Some(
+                s3_endpoint::serve(dir, &config.s3_buckets)
                     .await
                     .map_err(StartError::S3)?,
-            )
+            ),
+            _ => None,
         };
         let service_env = s3
             .iter()
@@ -203,8 +208,13 @@ impl Environment {
             .journal
             .note(format!("Runtime API listening on {runtime_api}"));
         if let Some(s3) = &s3 {
+            let kept = if s3_scratch.is_some() {
+                " (removed at exit; --s3-dir keeps it)"
+            } else {
+                ""
+            };
             shared.journal.note(format!(
-                "S3 endpoint on {} (AWS_ENDPOINT_URL_S3), buckets {:?} in {}",
+                "S3 endpoint on {} (AWS_ENDPOINT_URL_S3), buckets {:?} in {}{kept}",
                 s3.url(),
                 shared.config.s3_buckets,
                 s3.dir.display()
@@ -218,6 +228,7 @@ impl Environment {
             queued: AtomicUsize::new(0),
             service_env,
             s3,
+            s3_scratch,
             server,
         });
         {

@@ -261,16 +261,10 @@ mod tests {
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
     }
 
-    fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("layers-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn later_layers_replace_files_and_order_is_by_name() {
-        let root = temp("merge");
+        let package = crate::Package::temporary("layers-merge").unwrap();
+        let root = package.root();
         let (a, b) = (root.join("a"), root.join("b"));
         write(&a.join("extensions/zeta"), b"#!/bin/sh\n", 0o755);
         write(&a.join("extensions/alpha"), b"#!/bin/sh\n", 0o755);
@@ -291,7 +285,8 @@ mod tests {
 
     #[test]
     fn packaging_mistakes_are_explained() {
-        let root = temp("mistakes");
+        let package = crate::Package::temporary("layers-mistakes").unwrap();
+        let root = package.root();
         write(&root.join("extensions/plain"), b"#!/bin/sh\n", 0o644);
         let err = check_executable("extension", &root.join("extensions/plain")).unwrap_err();
         assert!(err.to_string().contains("chmod +x"), "{err}");
@@ -317,9 +312,10 @@ mod tests {
 
     #[test]
     fn missing_bootstrap_says_where_it_looked() {
-        let root = temp("nobootstrap");
+        let package = crate::Package::temporary("layers-nobootstrap").unwrap();
+        let root = package.root();
         let config = Config {
-            task_root: Some(root.clone()),
+            task_root: Some(root.to_path_buf()),
             ..Config::default()
         };
         let err = Layout::resolve(&config).unwrap_err().to_string();
@@ -331,7 +327,8 @@ mod tests {
 
     #[test]
     fn more_than_ten_extensions_is_refused() {
-        let root = temp("toomany");
+        let package = crate::Package::temporary("layers-toomany").unwrap();
+        let root = package.root();
         for i in 0..11 {
             write(
                 &root.join(format!("extensions/e{i:02}")),
@@ -341,7 +338,7 @@ mod tests {
         }
         write(&root.join("bootstrap"), b"#!/bin/sh\n", 0o755);
         let config = Config {
-            opt_dirs: vec![root],
+            opt_dirs: vec![root.to_path_buf()],
             ..Config::default()
         };
         let err = Layout::resolve(&config).unwrap_err().to_string();

@@ -12,19 +12,24 @@ use crate::config::Config;
 
 pub struct Package {
     root: PathBuf,
+    /// Removed on drop: test suites make hundreds of these.
+    temporary: bool,
 }
 
 impl Package {
-    /// A fresh, empty package under the system's temporary folder.
+    /// A fresh, empty package under the system's temporary folder, removed
+    /// with everything in it when the `Package` is dropped.
     pub fn temporary(label: &str) -> io::Result<Package> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let root =
             std::env::temp_dir().join(format!("lambda-sandbox-{label}-{}-{n}", std::process::id()));
-        Package::at(root)
+        let mut package = Package::at(root)?;
+        package.temporary = true;
+        Ok(package)
     }
 
-    /// A package in `root`, emptied first.
+    /// A package in `root`, emptied first and kept after use.
     pub fn at(root: impl Into<PathBuf>) -> io::Result<Package> {
         let root = root.into();
         if root.exists() {
@@ -32,7 +37,10 @@ impl Package {
         }
         fs::create_dir_all(root.join("task"))?;
         fs::create_dir_all(root.join("layer/extensions"))?;
-        Ok(Package { root })
+        Ok(Package {
+            root,
+            temporary: false,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -77,6 +85,14 @@ impl Package {
             opt_dirs: vec![self.layer()],
             task_root: Some(self.task_root()),
             ..Config::default()
+        }
+    }
+}
+
+impl Drop for Package {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = fs::remove_dir_all(&self.root);
         }
     }
 }

@@ -8,7 +8,8 @@ use lambda_sandbox::{Config, Environment, InvokeRequest, Package, Status};
 use serde_json::json;
 use support::{fixture, lines, of_type};
 
-fn package(crashing_extension: bool) -> Config {
+/// A package kept until the test ends, and the configuration that runs it.
+fn package(crashing_extension: bool) -> (Package, Config) {
     let package = Package::temporary("reset").unwrap();
     package.bootstrap(&fixture("echo_function")).unwrap();
     package
@@ -19,13 +20,13 @@ fn package(crashing_extension: bool) -> Config {
         config.env.push(("CRASH_ON_INVOKE".into(), "1".into()));
     }
     config.timeout = Duration::from_millis(500);
-    std::mem::forget(package);
-    config
+    (package, config)
 }
 
 #[tokio::test]
 async fn timeout_resets_and_the_next_invoke_reinitialises() {
-    let env = Environment::start(package(false)).await.unwrap();
+    let (_package, config) = package(false);
+    let env = Environment::start(config).await.unwrap();
     let first = env.pids().await;
     let result = env
         .invoke(InvokeRequest::json(&json!({"sleepMs": 2000})))
@@ -67,7 +68,8 @@ async fn timeout_resets_and_the_next_invoke_reinitialises() {
 
 #[tokio::test]
 async fn runtime_crash_is_an_exit_error_and_resets() {
-    let env = Environment::start(package(false)).await.unwrap();
+    let (_package, config) = package(false);
+    let env = Environment::start(config).await.unwrap();
     let result = env
         .invoke(InvokeRequest::json(&json!({"crash": true})))
         .await;
@@ -95,7 +97,8 @@ async fn runtime_crash_is_an_exit_error_and_resets() {
 
 #[tokio::test]
 async fn extension_crash_fails_the_invoke_with_extension_crash() {
-    let env = Environment::start(package(true)).await.unwrap();
+    let (_package, config) = package(true);
+    let env = Environment::start(config).await.unwrap();
     let result = env.invoke(InvokeRequest::json(&json!({}))).await;
     env.wait_idle().await;
     assert!(

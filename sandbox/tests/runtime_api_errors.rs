@@ -22,10 +22,12 @@ fn path(request_id: &str, what: &str) -> String {
 }
 
 /// Starts an environment, finishes its Init with a first `next`, and sends
-/// one invoke; returns the `next` reply carrying that invoke.
+/// one invoke; returns the `next` reply carrying that invoke, and the package
+/// to keep until the test ends.
 async fn invoked(
     payload: serde_json::Value,
 ) -> (
+    lambda_sandbox::Package,
     std::net::SocketAddr,
     lambda_sandbox::Environment,
     tokio::task::JoinHandle<lambda_sandbox::InvokeResult>,
@@ -39,13 +41,12 @@ async fn invoked(
     let invoke = tokio::spawn(async move { caller.invoke(InvokeRequest::json(&payload)).await });
     let reply = next.await.unwrap();
     assert_eq!(reply.status, 200);
-    std::mem::forget(raw.package);
-    (addr, env, invoke, reply)
+    (raw.package, addr, env, invoke, reply)
 }
 
 #[tokio::test]
 async fn next_carries_the_headers_the_official_runtime_requires() {
-    let (addr, env, invoke, reply) = invoked(json!({"hello": "world"})).await;
+    let (_package, addr, env, invoke, reply) = invoked(json!({"hello": "world"})).await;
     assert_eq!(reply.body, r#"{"hello":"world"}"#);
     assert_eq!(reply.headers["content-type"], "application/json");
     let id = reply.headers["lambda-runtime-aws-request-id"].clone();
@@ -75,7 +76,7 @@ async fn next_carries_the_headers_the_official_runtime_requires() {
 
 #[tokio::test]
 async fn wrong_request_ids_and_states_are_refused() {
-    let (addr, env, invoke, reply) = invoked(json!({})).await;
+    let (_package, addr, env, invoke, reply) = invoked(json!({})).await;
     let id = reply.headers["lambda-runtime-aws-request-id"].clone();
 
     // A second next while the invoke is open is a state error.
@@ -126,7 +127,7 @@ async fn wrong_request_ids_and_states_are_refused() {
 
 #[tokio::test]
 async fn error_posts_keep_the_body_and_normalise_the_type() {
-    let (addr, env, invoke, reply) = invoked(json!({})).await;
+    let (_package, addr, env, invoke, reply) = invoked(json!({})).await;
     let id = reply.headers["lambda-runtime-aws-request-id"].clone();
     let body = br#"{"errorMessage":"bad input","errorType":"InputError","stackTrace":[]}"#;
     let posted = http(
@@ -159,7 +160,7 @@ async fn error_posts_keep_the_body_and_normalise_the_type() {
 
 #[tokio::test]
 async fn oversized_response_gets_413_and_the_caller_a_size_error() {
-    let (addr, env, invoke, reply) = invoked(json!({})).await;
+    let (_package, addr, env, invoke, reply) = invoked(json!({})).await;
     let id = reply.headers["lambda-runtime-aws-request-id"].clone();
     let big = vec![b'x'; 6 * 1024 * 1024 + 101];
     let refused = http(addr, "POST", &path(&id, "response"), &[], &big).await;
@@ -180,7 +181,7 @@ async fn oversized_response_gets_413_and_the_caller_a_size_error() {
 
 #[tokio::test]
 async fn exactly_the_limit_is_accepted() {
-    let (addr, env, invoke, reply) = invoked(json!({})).await;
+    let (_package, addr, env, invoke, reply) = invoked(json!({})).await;
     let id = reply.headers["lambda-runtime-aws-request-id"].clone();
     let body = vec![b'x'; 6 * 1024 * 1024 + 100];
     assert_eq!(
@@ -197,7 +198,7 @@ async fn exactly_the_limit_is_accepted() {
 
 #[tokio::test]
 async fn response_modes_other_than_streaming_are_refused() {
-    let (addr, env, invoke, reply) = invoked(json!({})).await;
+    let (_package, addr, env, invoke, reply) = invoked(json!({})).await;
     let id = reply.headers["lambda-runtime-aws-request-id"].clone();
     let refused = http(
         addr,
@@ -222,7 +223,7 @@ async fn response_modes_other_than_streaming_are_refused() {
 
 #[tokio::test]
 async fn streamed_responses_are_accepted() {
-    let (addr, env, invoke, reply) = invoked(json!({})).await;
+    let (_package, addr, env, invoke, reply) = invoked(json!({})).await;
     let id = reply.headers["lambda-runtime-aws-request-id"].clone();
     let mut body = br#"{"statusCode":200,"headers":{}}"#.to_vec();
     body.extend_from_slice(&[0u8; 8]);

@@ -25,7 +25,8 @@ async fn client(url: &str, secret: &str) -> aws_sdk_s3::Client {
 
 #[tokio::test]
 async fn objects_written_with_the_sdk_land_as_plain_files() {
-    let dir = std::env::temp_dir().join(format!("lambda-sandbox-s3-{}", std::process::id()));
+    let package = lambda_sandbox::Package::temporary("s3-sdk").unwrap();
+    let dir = package.root().join("s3");
     let _ = std::fs::remove_dir_all(&dir);
     let endpoint = s3_endpoint::serve(&dir, &["logs".into()]).await.unwrap();
     let s3 = client(&endpoint.url(), SECRET_ACCESS_KEY).await;
@@ -72,7 +73,8 @@ async fn objects_written_with_the_sdk_land_as_plain_files() {
 
 #[tokio::test]
 async fn bad_bucket_names_are_refused_with_the_rule() {
-    let dir = std::env::temp_dir().join(format!("lambda-sandbox-s3-bad-{}", std::process::id()));
+    let package = lambda_sandbox::Package::temporary("s3-bad").unwrap();
+    let dir = package.root().join("s3");
     let err = s3_endpoint::serve(&dir, &["My_Bucket".into()])
         .await
         .err()

@@ -17,16 +17,18 @@ id=$(grep -Fi Lambda-Extension-Identifier "$headers" | tr -d '[:space:]' | cut -
 exec curl -sS "http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension/event/next" -H "Lambda-Extension-Identifier: $id"
 "#;
 
-fn config(handler: &str) -> Config {
+/// A package kept until the test ends, and the configuration that runs it.
+fn setup(handler: &str) -> (Package, Config) {
     let package = Package::temporary("custom-runtime").unwrap();
     package
         .bootstrap(Path::new(env!("CARGO_BIN_EXE_bootstrap")))
         .unwrap();
     package.extension_script("quiet", QUIET_EXTENSION).unwrap();
-    Config {
+    let config = Config {
         handler: handler.into(),
         ..package.config()
-    }
+    };
+    (package, config)
 }
 
 fn function_lines(records: &[Record]) -> Vec<String> {
@@ -39,9 +41,8 @@ fn function_lines(records: &[Record]) -> Vec<String> {
 
 #[tokio::test]
 async fn echoes_each_event_and_logs_a_line_per_request() {
-    let env = Environment::start(config("function.handler"))
-        .await
-        .unwrap();
+    let (_package, config) = setup("function.handler");
+    let env = Environment::start(config).await.unwrap();
     let mut ids = Vec::new();
     for event in [json!({"n": 1}), json!({"message": "hello"})] {
         let result = env.invoke(InvokeRequest::json(&event)).await;
@@ -76,7 +77,8 @@ async fn echoes_each_event_and_logs_a_line_per_request() {
 
 #[tokio::test]
 async fn an_unknown_handler_is_reported_as_an_init_error() {
-    let env = Environment::start(config("function.nope")).await.unwrap();
+    let (_package, config) = setup("function.nope");
+    let env = Environment::start(config).await.unwrap();
     let result = env.invoke(InvokeRequest::json(&json!({}))).await;
     env.shutdown().await;
     assert_eq!(result.status, Status::Error);
@@ -109,7 +111,8 @@ async fn an_unknown_handler_is_reported_as_an_init_error() {
 
 #[tokio::test]
 async fn handler_errors_use_the_error_route() {
-    let env = Environment::start(config("function.fail")).await.unwrap();
+    let (_package, config) = setup("function.fail");
+    let env = Environment::start(config).await.unwrap();
     let result = env.invoke(InvokeRequest::json(&json!({}))).await;
     env.wait_idle().await;
     env.shutdown().await;
@@ -125,9 +128,10 @@ async fn handler_errors_use_the_error_route() {
 
 #[tokio::test]
 async fn work_stops_at_the_deadline_instead_of_timing_out() {
+    let (_package, config) = setup("function.handler");
     let env = Environment::start(Config {
         timeout: Duration::from_secs(1),
-        ..config("function.handler")
+        ..config
     })
     .await
     .unwrap();
@@ -185,7 +189,7 @@ async fn a_url_with_a_path_prefix_is_accepted_as_the_runtime_api() {
 
 #[tokio::test]
 async fn logging_follows_the_functions_log_format_and_level() {
-    let mut json = config("function.handler");
+    let (_json_package, mut json) = setup("function.handler");
     json.env
         .push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
     let env = Environment::start(json).await.unwrap();
@@ -200,7 +204,7 @@ async fn logging_follows_the_functions_log_format_and_level() {
         assert_eq!(parsed["level"], "INFO", "{line}");
     }
 
-    let mut quiet = config("function.handler");
+    let (_quiet_package, mut quiet) = setup("function.handler");
     quiet
         .env
         .push(("AWS_LAMBDA_LOG_LEVEL".into(), "WARN".into()));
@@ -222,7 +226,8 @@ async fn the_s3_handler_reads_a_typed_s3_notification() {
         ("key".to_string(), "2026/Q1 report.csv".to_string()),
     ];
     let event = lambda_sandbox::sample_events::sample("s3-put", &fields).unwrap();
-    let env = Environment::start(config("function.s3")).await.unwrap();
+    let (_package, config) = setup("function.s3");
+    let env = Environment::start(config).await.unwrap();
     let result = env.invoke(InvokeRequest::json(&event)).await;
     env.wait_idle().await;
     env.shutdown().await;

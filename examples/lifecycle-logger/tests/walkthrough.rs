@@ -20,7 +20,8 @@ fn bootstrap() -> PathBuf {
     path
 }
 
-fn config(work_ms: &str) -> Config {
+/// A package kept until the test ends, and the configuration that runs it.
+fn setup(work_ms: &str) -> (Package, Config) {
     let package = Package::temporary("lifecycle").unwrap();
     package.bootstrap(&bootstrap()).unwrap();
     package
@@ -29,10 +30,11 @@ fn config(work_ms: &str) -> Config {
             Path::new(env!("CARGO_BIN_EXE_lifecycle-logger")),
         )
         .unwrap();
-    Config {
+    let config = Config {
         env: vec![("LIFECYCLE_LOGGER_WORK_MS".into(), work_ms.into())],
         ..package.config()
-    }
+    };
+    (package, config)
 }
 
 /// Where in the journal the first record of `kind` containing `text` is.
@@ -45,7 +47,8 @@ fn position(records: &[Record], kind: &str, text: &str) -> usize {
 
 #[tokio::test]
 async fn the_eleven_steps_happen_in_order() {
-    let env = Environment::start(config("300")).await.unwrap();
+    let (_package, config) = setup("300");
+    let env = Environment::start(config).await.unwrap();
     let pids = env.pids().await;
     let first = env.invoke(InvokeRequest::json(&json!({"step": 1}))).await;
     let answered_at = std::time::SystemTime::now()
@@ -148,9 +151,10 @@ async fn the_eleven_steps_happen_in_order() {
 
 #[tokio::test]
 async fn work_is_cut_short_before_the_invoke_deadline() {
+    let (_package, config) = setup("5000");
     let env = Environment::start(Config {
         timeout: Duration::from_secs(1),
-        ..config("5000")
+        ..config
     })
     .await
     .unwrap();
@@ -172,7 +176,8 @@ async fn work_is_cut_short_before_the_invoke_deadline() {
 
 #[tokio::test]
 async fn a_bad_work_setting_fails_init_with_a_clear_message() {
-    let env = Environment::start(config("5s")).await.unwrap();
+    let (_package, config) = setup("5s");
+    let env = Environment::start(config).await.unwrap();
     let result = env.invoke(InvokeRequest::json(&json!({}))).await;
     env.shutdown().await;
     assert_eq!(result.error_type.as_deref(), Some("Extension.Crash"));
