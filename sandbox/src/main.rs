@@ -83,7 +83,7 @@ pub struct EnvironmentArgs {
     #[arg(long = "s3-bucket", value_name = "NAME")]
     s3_buckets: Vec<String>,
     /// Where the local S3 endpoint keeps objects, as DIR/<bucket>/<key>
-    /// (default: OUTPUT/s3 with --output, else a temporary folder).
+    /// (default: OUTPUT/s3 with --output, else a temporary folder removed at exit).
     #[arg(long, value_name = "DIR")]
     s3_dir: Option<PathBuf>,
 }
