@@ -71,17 +71,43 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     /// A whole number of milliseconds, or `default` when unset.
     pub fn millis(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        self.parsed(
+            name,
+            default.as_millis() as u64,
+            "a whole number of milliseconds, such as 5000",
+        )
+        .map(Duration::from_millis)
+    }
+
+    /// Any value `FromStr` understands, or `default` when unset; `expected`
+    /// describes a valid value for the error message.
+    pub fn parsed<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        default: T,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
         match self.optional(name) {
             None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .map(Duration::from_millis)
-                .map_err(|_| ConfigError::Invalid {
-                    name: name.into(),
-                    value: v,
-                    expected: "a whole number of milliseconds, such as 5000".into(),
-                }),
+            Some(v) => v.trim().parse::<T>().map_err(|_| ConfigError::Invalid {
+                name: name.into(),
+                value: v,
+                expected: expected.into(),
+            }),
+        }
+    }
+
+    /// `true`/`false` (also `1`/`0`), or `default` when unset.
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if v == "true" || v == "1" => Ok(true),
+            Some(v) if v == "false" || v == "0" => Ok(false),
+            Some(v) => Err(ConfigError::Invalid {
+                name: name.into(),
+                value: v,
+                expected: "true or false".into(),
+            }),
         }
     }
 }
@@ -127,5 +153,21 @@ mod tests {
         );
         let err = env(&[("WORK_MS", "5s")]).millis("WORK_MS", d).unwrap_err();
         assert!(err.to_string().contains("WORK_MS=\"5s\""), "{err}");
+    }
+
+    #[test]
+    fn parsed_and_flag_default_parse_and_name_what_is_expected() {
+        let vars = env(&[("PORT", "9004"), ("GZIP", "TRUE"), ("BAD", "yes")]);
+        assert_eq!(vars.parsed::<u16>("PORT", 9003, "a port"), Ok(9004));
+        assert_eq!(vars.parsed::<u16>("UNSET", 9003, "a port"), Ok(9003));
+        assert_eq!(vars.flag("GZIP", false), Ok(true));
+        assert_eq!(vars.flag("UNSET", false), Ok(false));
+        let err = vars.flag("BAD", false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable BAD=\"yes\" is not valid: expected true or false"
+        );
+        let err = vars.parsed::<u16>("GZIP", 1, "a port number").unwrap_err();
+        assert!(err.to_string().ends_with("expected a port number"), "{err}");
     }
 }

@@ -33,7 +33,8 @@ impl Handler {
         }
     }
 
-    /// Runs the handler. An event may ask for simulated work with
+    /// Runs the handler. An event may ask for log lines with `{"lines": N}`
+    /// (what a log shipper has to carry), and for simulated work with
     /// `{"workMs": N}`; the work stops short of the deadline, so the handler
     /// reports an error instead of being killed by the timeout.
     pub fn call(self, invocation: &Invocation) -> Result<Vec<u8>, RuntimeError> {
@@ -45,6 +46,14 @@ impl Handler {
             "Function: handling request {} event {event}",
             invocation.request_id
         );
+        if let Some(lines) = event.get("lines").and_then(Value::as_u64) {
+            for n in 1..=lines {
+                tracing::info!(
+                    "Function: line {n} of {lines} for request {}",
+                    invocation.request_id
+                );
+            }
+        }
         if let Some(work) = event.get("workMs").and_then(Value::as_u64) {
             let remaining =
                 remaining(invocation.deadline_ms).saturating_sub(Duration::from_millis(50));

@@ -40,6 +40,28 @@ fn function_lines(records: &[Record]) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn an_event_can_ask_for_numbered_log_lines() {
+    let (_package, config) = setup("function.handler");
+    let env = Environment::start(config).await.unwrap();
+    let result = env.invoke(InvokeRequest::json(&json!({"lines": 3}))).await;
+    env.wait_idle().await;
+    env.shutdown().await;
+    let numbered: Vec<String> = function_lines(&env.records())
+        .into_iter()
+        .filter(|l| l.contains("Function: line "))
+        .collect();
+    let expected: Vec<String> = (1..=3)
+        .map(|n| {
+            format!(
+                "INFO Function: line {n} of 3 for request {}",
+                result.request_id
+            )
+        })
+        .collect();
+    assert_eq!(numbered, expected);
+}
+
+#[tokio::test]
 async fn echoes_each_event_and_logs_a_line_per_request() {
     let (_package, config) = setup("function.handler");
     let env = Environment::start(config).await.unwrap();
