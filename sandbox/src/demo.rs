@@ -61,10 +61,80 @@ async fn lifecycle() -> Result<ExitCode, String> {
     Ok(crate::run(config, events, 1, Some(output)).await)
 }
 
+async fn s3_log_shipper() -> Result<ExitCode, String> {
+    let bin = build(&["custom-runtime", "s3-log-shipper"])?;
+    let io = |e: std::io::Error| e.to_string();
+    let package =
+        Package::at(workspace().join("target/sandbox-demo/s3-log-shipper")).map_err(io)?;
+    package.bootstrap(&bin.join("bootstrap")).map_err(io)?;
+    package
+        .extension("s3-log-shipper", &bin.join("s3-log-shipper"))
+        .map_err(io)?;
+    println!(
+        "\n== s3-log-shipper: the Telemetry API streams the logs, the extension writes them to a local S3 bucket ==\n"
+    );
+    let bucket = "demo-logs";
+    let s3_dir = package.root().join("s3");
+    let config = Config {
+        handler: "function.handler".into(),
+        env: vec![("S3_BUCKET_NAME".into(), bucket.into())],
+        s3_buckets: vec![bucket.into()],
+        s3_dir: Some(s3_dir.clone()),
+        echo: true,
+        ..package.config()
+    };
+    let events = vec![r#"{"lines":3}"#.to_string()];
+    let output = package.root().join("output");
+    let code = crate::run(config, events, 3, Some(output)).await;
+    show_objects(&s3_dir.join(bucket))?;
+    Ok(code)
+}
+
+/// Lists the objects under `bucket_dir` and prints the start of the first.
+fn show_objects(bucket_dir: &Path) -> Result<(), String> {
+    let mut objects = Vec::new();
+    let mut folders = vec![bucket_dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).map_err(|e| e.to_string())? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                objects.push(path);
+            }
+        }
+    }
+    objects.sort();
+    println!(
+        "\n{} objects landed in {}:",
+        objects.len(),
+        bucket_dir.display()
+    );
+    for object in &objects {
+        let key = object.strip_prefix(bucket_dir).unwrap_or(object);
+        println!("  {}", key.display());
+    }
+    if let Some(first) = objects.first() {
+        let text = std::fs::read_to_string(first).map_err(|e| e.to_string())?;
+        println!("\nthe first lines of {}:", first.display());
+        for line in text.lines().take(4) {
+            println!("  {line}");
+        }
+    }
+    Ok(())
+}
+
+const DEMOS: &str = "lifecycle, s3-log-shipper";
+
 pub async fn run(name: Option<&str>) -> ExitCode {
     let result = match name {
-        None | Some("lifecycle") => lifecycle().await,
-        Some(other) => Err(format!("unknown demo {other:?}; the demos are: lifecycle")),
+        None => match lifecycle().await {
+            Ok(code) if code == ExitCode::SUCCESS => s3_log_shipper().await,
+            other => other,
+        },
+        Some("lifecycle") => lifecycle().await,
+        Some("s3-log-shipper") => s3_log_shipper().await,
+        Some(other) => Err(format!("unknown demo {other:?}; the demos are: {DEMOS}")),
     };
     result.unwrap_or_else(|err| {
         eprintln!("lambda-sandbox demo: {err}");

@@ -32,7 +32,7 @@ enum Command {
     Event(EventArgs),
     /// Build the examples and run their scripted walkthroughs.
     Demo {
-        /// Which walkthrough: lifecycle (default: all).
+        /// Which walkthrough: lifecycle or s3-log-shipper (default: all, in turn).
         name: Option<String>,
     },
 }

@@ -1,0 +1,123 @@
+//! An external extension that ships the function's logs to S3.
+//!
+//! Lambda launches it from `/opt/extensions/s3-log-shipper` before the
+//! runtime. During Init it registers for INVOKE and SHUTDOWN, starts an HTTP
+//! listener and subscribes it to the Telemetry API (or the Logs API) for
+//! `platform` and `function` records. The platform then POSTs batches of
+//! records to the listener; the shipper writes them to
+//! `s3://$S3_BUCKET_NAME/...` as NDJSON objects, flushing after an invoke
+//! (see `lifecycle`) and on SHUTDOWN.
+
+mod lifecycle;
+mod listener;
+mod objects;
+mod records;
+mod settings;
+mod shipper;
+mod subscription;
+
+use std::sync::Arc;
+
+use lambda_extension::{Error, Extension, LambdaEvent, service_fn};
+use lambda_runtime_api_client::PooledClient;
+use shared::config::Env;
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::lifecycle::Lifecycle;
+use crate::objects::Naming;
+use crate::settings::Settings;
+use crate::shipper::Shipper;
+
+// One thread: the extension mostly waits, and the function pays for its
+// memory.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    shared::logging::init();
+    let settings = match Settings::from_env(&Env::process()) {
+        Ok(settings) => settings,
+        Err(e) => return fail_init("Extension.ConfigError", &e.to_string()).await,
+    };
+    // Bound before registering, so a port clash fails Init with a message
+    // instead of a listener that silently never receives anything.
+    let listener = match TcpListener::bind(("0.0.0.0", settings.port)).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            let message = format!(
+                "cannot listen on port {}: {e}; set SHIPPER_LISTENER_PORT to a free port (each extension of a function needs its own)",
+                settings.port
+            );
+            return fail_init("Extension.ListenerError", &message).await;
+        }
+    };
+
+    let (handle, inbox) = shipper::channel(settings.buffer_bytes);
+    let lifecycle = Arc::new(Lifecycle::new(
+        handle.clone(),
+        settings.flush_interval,
+        settings.flush_timeout,
+    ));
+    let processor = service_fn(move |event: LambdaEvent| {
+        let lifecycle = lifecycle.clone();
+        async move { lifecycle.on_event(event).await }
+    });
+    let registered = Extension::new()
+        .with_events(&["INVOKE", "SHUTDOWN"])
+        .with_events_processor(processor)
+        .register()
+        .await?;
+
+    tokio::spawn(listener::serve(listener, handle.clone()));
+    let client = PooledClient::builder().build();
+    if let Err(message) =
+        subscription::subscribe(&client, &registered.extension_id, &settings).await
+    {
+        let message = format!("the subscription failed: {message}");
+        subscription::report_init_error(
+            &client,
+            &registered.extension_id,
+            "Extension.SubscriptionError",
+            &message,
+        )
+        .await;
+        return Err(message.into());
+    }
+    let naming = Naming {
+        prefix: settings.key_prefix.clone(),
+        function: registered.function_name.clone(),
+        instance: registered
+            .extension_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(8)
+            .collect(),
+        gzip: settings.gzip,
+    };
+    info!(
+        "shipping {:?} platform and function records to s3://{}/{}",
+        settings.api,
+        settings.bucket,
+        naming.key_pattern()
+    );
+    let shipper = Shipper::new(
+        settings.bucket,
+        naming,
+        settings.object_bytes,
+        handle.stats.clone(),
+    );
+    tokio::spawn(shipper.run(inbox));
+    registered.run().await
+}
+
+/// Registers only to report why Init cannot go on, then exits: the platform
+/// fails Init with `error_type` and shows `message` in the function's logs.
+async fn fail_init(error_type: &str, message: &str) -> Result<(), Error> {
+    eprintln!("s3-log-shipper: {message}");
+    let registered = Extension::new()
+        .with_events(&["INVOKE", "SHUTDOWN"])
+        .register()
+        .await?;
+    let client = PooledClient::builder().build();
+    subscription::report_init_error(&client, &registered.extension_id, error_type, message).await;
+    Err(message.into())
+}

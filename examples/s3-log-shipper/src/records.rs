@@ -1,0 +1,160 @@
+//! One delivery from the platform, turned into NDJSON lines.
+//!
+//! Every record is kept exactly as the platform sent it (one JSON value per
+//! line), whatever its `type`: a record type this code has never heard of,
+//! such as SnapStart's `platform.restoreStart`, is stored like any other.
+//! Only two types are looked into: `platform.runtimeDone`, which tells the
+//! flush policy that an invoke's logs are complete, and
+//! `platform.logsDropped`, which counts what the platform had to drop.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// The records of one delivery, as NDJSON.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub ndjson: Vec<u8>,
+    pub records: usize,
+    /// The `time` of the first record, for the object's key.
+    pub first_time: Option<String>,
+    /// Request ids of the `platform.runtimeDone` records, in order.
+    pub runtime_done: Vec<String>,
+    /// `droppedRecords` summed over `platform.logsDropped` records.
+    pub platform_dropped: u64,
+}
+
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    time: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    record: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RuntimeDone {
+    request_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LogsDropped {
+    dropped_records: u64,
+}
+
+/// Parses a delivery: the body must be a JSON array (that is the whole
+/// contract of both APIs); its elements may be anything.
+pub fn parse(body: &[u8]) -> Result<Batch, serde_json::Error> {
+    let items: Vec<&RawValue> = serde_json::from_slice(body)?;
+    let mut batch = Batch {
+        ndjson: Vec::with_capacity(body.len()),
+        ..Batch::default()
+    };
+    for item in items {
+        append_line(&mut batch.ndjson, item);
+        batch.records += 1;
+        // Anything that is not an object with a `type` is stored and not
+        // looked at further.
+        let Ok(head) = serde_json::from_str::<Head>(item.get()) else {
+            continue;
+        };
+        if batch.first_time.is_none() {
+            batch.first_time = head.time.map(|t| t.into_owned());
+        }
+        match (head.kind.as_deref(), head.record) {
+            (Some("platform.runtimeDone"), Some(record)) => {
+                if let Ok(done) = serde_json::from_str::<RuntimeDone>(record.get()) {
+                    batch.runtime_done.push(done.request_id);
+                }
+            }
+            (Some("platform.logsDropped"), Some(record)) => {
+                if let Ok(dropped) = serde_json::from_str::<LogsDropped>(record.get()) {
+                    batch.platform_dropped += dropped.dropped_records;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(batch)
+}
+
+/// One record as one line. JSON strings cannot hold a raw line break, so a
+/// line break in the text is whitespace between tokens: only then is the
+/// whitespace outside strings removed, keeping everything else (key order
+/// included) as the platform sent it.
+fn append_line(out: &mut Vec<u8>, item: &RawValue) {
+    let text = item.get().as_bytes();
+    if text.iter().any(|&b| b == b'\n' || b == b'\r') {
+        let (mut in_string, mut escaped) = (false, false);
+        for &b in text {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                out.push(b);
+            } else if !b.is_ascii_whitespace() {
+                in_string = b == b'"';
+                out.push(b);
+            }
+        }
+    } else {
+        out.extend_from_slice(text);
+    }
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_record_becomes_one_line_unknown_types_included() {
+        let body = br#"[
+            {"time":"2026-01-15T12:00:00.001Z","type":"function","record":"hello"},
+            {"time":"2026-01-15T12:00:00.002Z","type":"function","record":{"level":"INFO","message":"json log"}},
+            {"time":"2026-01-15T12:00:00.003Z","type":"platform.restoreStart","record":{"runtimeVersion":"x"}},
+            {"time":"2026-01-15T12:00:00.004Z",
+             "type":"platform.runtimeDone",
+             "record":{"requestId":"r-1","status":"success","note":"a \" quote, spaces  "}},
+            {"time":"2026-01-15T12:00:00.005Z","type":"platform.logsDropped","record":{"reason":"slow","droppedRecords":7,"droppedBytes":700}},
+            42
+        ]"#;
+        let batch = parse(body).unwrap();
+        let text = String::from_utf8(batch.ndjson).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 6);
+        assert_eq!(batch.records, 6);
+        for line in &lines {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
+        assert_eq!(
+            lines[0],
+            r#"{"time":"2026-01-15T12:00:00.001Z","type":"function","record":"hello"}"#
+        );
+        assert_eq!(
+            lines[3],
+            r#"{"time":"2026-01-15T12:00:00.004Z","type":"platform.runtimeDone","record":{"requestId":"r-1","status":"success","note":"a \" quote, spaces  "}}"#
+        );
+        assert_eq!(lines[5], "42");
+        assert_eq!(
+            batch.first_time.as_deref(),
+            Some("2026-01-15T12:00:00.001Z")
+        );
+        assert_eq!(batch.runtime_done, vec!["r-1".to_string()]);
+        assert_eq!(batch.platform_dropped, 7);
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_json_array_is_an_error() {
+        assert!(parse(b"{\"type\":\"function\"}").is_err());
+        assert!(parse(b"[{\"type\":").is_err());
+        assert_eq!(parse(b"[]").unwrap().records, 0);
+    }
+}
