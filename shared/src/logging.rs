@@ -63,6 +63,37 @@ where
 /// Installs the global subscriber, writing to stdout without ANSI colours:
 /// Lambda captures stdout line by line.
 pub fn init() {
+    install(false);
+}
+
+/// Like [`init`], and returns a handle that changes the level while the
+/// process runs: for a level that comes from somewhere else than the
+/// function's configuration, such as AppConfig.
+pub fn init_adjustable() -> LevelControl {
+    install(true)
+}
+
+/// Replaces the installed subscriber's filter.
+type Reload = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+
+/// Changes the level of the subscriber [`init_adjustable`] installed.
+pub struct LevelControl {
+    reload: Option<Reload>,
+}
+
+impl LevelControl {
+    /// Sets a filter directive such as `debug` or `warn`.
+    pub fn set(&self, directive: &str) -> Result<(), String> {
+        let filter = EnvFilter::try_new(directive)
+            .map_err(|e| format!("{directive:?} is not a log level: {e}"))?;
+        match &self.reload {
+            Some(reload) => reload(filter),
+            None => Err("the log level is fixed: install logging with init_adjustable".into()),
+        }
+    }
+}
+
+fn install(adjustable: bool) -> LevelControl {
     let format = LogFormat::from_env_value(std::env::var("AWS_LAMBDA_LOG_FORMAT").ok().as_deref());
     let directive = filter_directive(
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
@@ -74,9 +105,27 @@ pub fn init() {
         .with_ansi(false)
         .with_target(false)
         .with_writer(std::io::stdout);
+    // The two formats are different types, and so are their reload handles.
+    macro_rules! finish {
+        ($builder:expr) => {{
+            if adjustable {
+                let builder = $builder.with_filter_reloading();
+                let handle = builder.reload_handle();
+                builder.init();
+                LevelControl {
+                    reload: Some(Box::new(move |filter| {
+                        handle.reload(filter).map_err(|e| e.to_string())
+                    })),
+                }
+            } else {
+                $builder.init();
+                LevelControl { reload: None }
+            }
+        }};
+    }
     match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.event_format(TextLine).init(),
+        LogFormat::Json => finish!(builder.json().flatten_event(true)),
+        LogFormat::Text => finish!(builder.event_format(TextLine)),
     }
 }
 
