@@ -54,6 +54,9 @@ pub struct Config {
     /// Where the local S3 endpoint keeps objects, as `DIR/<bucket>/<key>`
     /// (a temporary folder when unset).
     pub s3_dir: Option<PathBuf>,
+    /// Configuration profiles the local AppConfig agent serves; it runs only
+    /// when some are named.
+    pub appconfig: Vec<crate::appconfig_agent::Profile>,
     /// Print the timeline and every log line as they happen.
     pub echo: bool,
 }
@@ -107,6 +110,7 @@ impl Default for Config {
             stream_buffer_factor: 4,
             s3_buckets: Vec::new(),
             s3_dir: None,
+            appconfig: Vec::new(),
             echo: false,
         }
     }

@@ -24,6 +24,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{Mutex, oneshot};
 
+use crate::appconfig_agent::{self, AppConfigAgent};
 use crate::config::Config;
 use crate::journal::{Journal, Record};
 use crate::layers::{Layout, PackagingError};
@@ -44,6 +45,8 @@ pub enum StartError {
     },
     #[error("cannot start the local S3 endpoint: {0}")]
     S3(std::io::Error),
+    #[error("cannot start the local AppConfig agent: {0}")]
+    AppConfig(String),
 }
 
 /// One invocation, as a caller sends it.
@@ -153,6 +156,7 @@ pub(crate) struct Core {
     s3: Option<S3Endpoint>,
     /// The S3 folder the environment made itself, removed with it.
     s3_scratch: Option<PathBuf>,
+    appconfig: Option<AppConfigAgent>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -190,9 +194,20 @@ impl Environment {
             ),
             _ => None,
         };
+        let appconfig = if config.appconfig.is_empty() {
+            None
+        } else {
+            Some(start_appconfig_agent(&config).await?)
+        };
         let service_env = s3
             .iter()
             .map(|s3| ("AWS_ENDPOINT_URL_S3".to_string(), s3.url()))
+            .chain(appconfig.iter().map(|agent| {
+                (
+                    appconfig_agent::PORT_VAR.to_string(),
+                    agent.addr.port().to_string(),
+                )
+            }))
             .collect();
         let journal = Arc::new(Journal::new(config.echo));
         let requested = config.runtime_api;
@@ -220,6 +235,20 @@ impl Environment {
                 s3.dir.display()
             ));
         }
+        if let Some(agent) = &appconfig {
+            let served: Vec<String> = shared
+                .config
+                .appconfig
+                .iter()
+                .map(|p| format!("{}/{}/{}", p.application, p.environment, p.profile))
+                .collect();
+            shared.journal.note(format!(
+                "AppConfig agent on {} ({}), serving {}",
+                agent.addr,
+                appconfig_agent::PORT_VAR,
+                served.join(", ")
+            ));
+        }
         let core = Arc::new(Core {
             shared,
             layout,
@@ -229,6 +258,7 @@ impl Environment {
             service_env,
             s3,
             s3_scratch,
+            appconfig,
             server,
         });
         {
@@ -278,6 +308,11 @@ impl Environment {
     /// The records emitted since `mark`.
     pub fn records_from(&self, mark: usize) -> Vec<Record> {
         self.core.shared.journal.records_from(mark)
+    }
+
+    /// Where the local AppConfig agent listens, when profiles are served.
+    pub fn appconfig_agent(&self) -> Option<SocketAddr> {
+        self.core.appconfig.as_ref().map(|agent| agent.addr)
     }
 
     /// The local S3 endpoint's URL and folder, when buckets were named.
@@ -334,4 +369,39 @@ impl Environment {
         let mut instance = self.core.instance.lock().await;
         shutdown::run(&self.core, &mut instance, shutdown::Reason::Spindown).await;
     }
+}
+
+/// The local AppConfig agent, with the function's own agent settings: its
+/// port when the function sets one (the agent listens where it is told),
+/// and its poll interval.
+async fn start_appconfig_agent(config: &Config) -> Result<AppConfigAgent, StartError> {
+    let setting = |name: &str| {
+        config
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let port = match setting(appconfig_agent::PORT_VAR) {
+        None => 0,
+        Some(v) => v.parse().map_err(|_| {
+            StartError::AppConfig(format!(
+                "{}={v:?} is not a port number",
+                appconfig_agent::PORT_VAR
+            ))
+        })?,
+    };
+    let poll_interval = match setting(appconfig_agent::POLL_INTERVAL_VAR) {
+        None => appconfig_agent::DEFAULT_POLL_INTERVAL,
+        Some(v) => v.parse().map(std::time::Duration::from_secs).map_err(|_| {
+            StartError::AppConfig(format!(
+                "{}={v:?} is not a whole number of seconds",
+                appconfig_agent::POLL_INTERVAL_VAR
+            ))
+        })?,
+    };
+    appconfig_agent::serve(config.appconfig.clone(), poll_interval, port)
+        .await
+        .map_err(|e| StartError::AppConfig(format!("cannot listen on port {port}: {e}")))
 }

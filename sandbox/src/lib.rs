@@ -11,9 +11,11 @@
 //! `extensions_api`; `init`, `invoke` and `shutdown` are the lifecycle phases;
 //! `layers` builds `/opt` from layer folders; `env_vars` gives each process
 //! its variables; `process` runs them; [`journal`] keeps every platform event
-//! and log line.
+//! and log line. [`s3_endpoint`] and [`appconfig_agent`] stand in for the AWS
+//! services the examples call.
 
 pub mod api;
+pub mod appconfig_agent;
 pub mod config;
 mod delivery;
 mod env_vars;

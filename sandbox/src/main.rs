@@ -32,7 +32,7 @@ enum Command {
     Event(EventArgs),
     /// Build the examples and run their scripted walkthroughs.
     Demo {
-        /// Which walkthrough: lifecycle or s3-log-shipper (default: all, in turn).
+        /// Which walkthrough: lifecycle, s3-log-shipper or appconfig (default: all, in turn).
         name: Option<String>,
     },
 }
@@ -86,6 +86,10 @@ pub struct EnvironmentArgs {
     /// (default: OUTPUT/s3 with --output, else a temporary folder removed at exit).
     #[arg(long, value_name = "DIR")]
     s3_dir: Option<PathBuf>,
+    /// Serve a configuration profile through a local AppConfig agent
+    /// (repeatable); the function finds it through AWS_APPCONFIG_EXTENSION_HTTP_PORT.
+    #[arg(long, value_name = "APP/ENV/PROFILE=PATH")]
+    appconfig: Vec<lambda_sandbox::appconfig_agent::Profile>,
 }
 
 #[derive(Args)]
@@ -179,6 +183,7 @@ impl EnvironmentArgs {
             runtime_api: self.runtime_api,
             s3_buckets: self.s3_buckets.clone(),
             s3_dir: self.s3_dir.clone(),
+            appconfig: self.appconfig.clone(),
             echo: true,
             ..Config::default()
         };
@@ -207,6 +212,10 @@ pub async fn run(
     invocations: usize,
     output_dir: Option<PathBuf>,
 ) -> ExitCode {
+    let mut config = config;
+    if let (None, Some(dir)) = (&config.s3_dir, &output_dir) {
+        config.s3_dir = Some(dir.join("s3"));
+    }
     let env = match Environment::start(config).await {
         Ok(env) => env,
         Err(err) => {

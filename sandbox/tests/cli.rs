@@ -194,3 +194,35 @@ fn run_invokes_with_a_sample_event() {
         "--event and --event-source exclude each other"
     );
 }
+
+#[test]
+fn run_keeps_the_s3_objects_in_the_output_folder() {
+    let package = Package::temporary("cli-s3").unwrap();
+    package
+        .bootstrap(&support::fixture("s3_put_function"))
+        .unwrap();
+    let out = package.root().join("out");
+    let status = sandbox()
+        .args(["run", "--task-root"])
+        .arg(package.task_root())
+        .args([
+            "--s3-bucket",
+            "uploads",
+            "--event",
+            r#"{"bucket":"uploads","key":"a/b.txt","body":"kept"}"#,
+            "--output",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("s3/uploads/a/b.txt")).unwrap(),
+        "kept",
+        "--output without --s3-dir keeps the objects in OUTPUT/s3"
+    );
+}
