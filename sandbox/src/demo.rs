@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use lambda_sandbox::{Config, Package};
+use lambda_sandbox::{Config, Environment, InvokeRequest, Package, Status};
 
 /// The repository root, where the examples live.
 fn workspace() -> PathBuf {
@@ -124,16 +124,117 @@ fn show_objects(bucket_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-const DEMOS: &str = "lifecycle, s3-log-shipper";
+async fn appconfig() -> Result<ExitCode, String> {
+    let bin = build(&["appconfig-reader"])?;
+    let io = |e: std::io::Error| e.to_string();
+    let root = workspace().join("target/sandbox-demo/appconfig");
+    let profile = "DemoExtensionApplication/Production/LoggingLevel";
+    println!(
+        "\n== appconfig: two functions read their log level through the AppConfig agent; a new version reaches both ==\n"
+    );
+    let mut functions = Vec::new();
+    for name in ["appconfig-reader-a", "appconfig-reader-b"] {
+        let package = Package::at(root.join(name)).map_err(io)?;
+        package
+            .bootstrap(&bin.join("appconfig-reader"))
+            .map_err(io)?;
+        functions.push((name, package));
+    }
+    let file = root.join("level.json");
+    std::fs::write(&file, "{\"loglevel\": \"normal\"}\n").map_err(io)?;
+    println!("{profile} is {}", file.display());
+    println!("  {{\"loglevel\": \"normal\"}}\n");
+    let mut environments = Vec::new();
+    for (name, package) in &functions {
+        let config = Config {
+            function_name: name.to_string(),
+            appconfig: vec![format!("{profile}={}", file.display()).parse()?],
+            env: vec![
+                ("APPCONFIG_PROFILE".into(), format!("{profile}/LogLevel")),
+                (
+                    "AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS".into(),
+                    "1".into(),
+                ),
+            ],
+            ..package.config()
+        };
+        let env = Environment::start(config)
+            .await
+            .map_err(|e| e.to_string())?;
+        let port = env.appconfig_agent().map(|a| a.port()).unwrap_or_default();
+        println!(
+            "{name}: its AppConfig agent listens on port {port} (AWS_APPCONFIG_EXTENSION_HTTP_PORT)"
+        );
+        environments.push((*name, env));
+    }
+    let mut ok = true;
+    ok &= round("first invokes (cold starts):", &environments).await;
+    ok &= round("second invokes:", &environments).await;
+    std::fs::write(&file, "{\"loglevel\": \"verbose\"}\n").map_err(io)?;
+    println!(
+        "\nnew version deployed: {} now says {{\"loglevel\": \"verbose\"}}; waiting out the agents' 1 s poll interval",
+        file.display()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    ok &= round("third invokes (no redeploy, no cold start):", &environments).await;
+    for (_, env) in &environments {
+        env.shutdown().await;
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// One invoke of each function.
+async fn round(label: &str, environments: &[(&str, Environment)]) -> bool {
+    println!("\n{label}");
+    let mut ok = true;
+    for (name, env) in environments {
+        ok &= invoke_and_show(name, env).await;
+    }
+    ok
+}
+
+/// One invoke, its response and the function's log lines.
+async fn invoke_and_show(name: &str, env: &Environment) -> bool {
+    let mark = env.journal_len();
+    let result = env
+        .invoke(InvokeRequest::json(&serde_json::json!({"hello": "world"})))
+        .await;
+    env.wait_idle().await;
+    println!("  {name} -> {}", String::from_utf8_lossy(&result.payload));
+    for record in env.records_from(mark) {
+        if record.kind == "function" {
+            println!("      log: {}", record.record.as_str().unwrap_or_default());
+        }
+    }
+    result.status == Status::Success
+}
+
+const DEMOS: &str = "lifecycle, s3-log-shipper, appconfig";
+
+/// Every demo in turn, stopping at the first that fails.
+async fn all() -> Result<ExitCode, String> {
+    for demo in [
+        lifecycle().await?,
+        s3_log_shipper().await?,
+        appconfig().await?,
+    ] {
+        if demo != ExitCode::SUCCESS {
+            return Ok(demo);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 pub async fn run(name: Option<&str>) -> ExitCode {
     let result = match name {
-        None => match lifecycle().await {
-            Ok(code) if code == ExitCode::SUCCESS => s3_log_shipper().await,
-            other => other,
-        },
+        None => all().await,
         Some("lifecycle") => lifecycle().await,
         Some("s3-log-shipper") => s3_log_shipper().await,
+        Some("appconfig") => appconfig().await,
         Some(other) => Err(format!("unknown demo {other:?}; the demos are: {DEMOS}")),
     };
     result.unwrap_or_else(|err| {

@@ -1,0 +1,201 @@
+//! The original post's AppConfig walkthrough, in the sandbox: two functions
+//! read `loglevel` through the agent, a new configuration is deployed, both
+//! pick it up on their next invoke without a cold start.
+
+use std::path::Path;
+use std::time::Duration;
+
+use lambda_sandbox::{Config, Environment, InvokeRequest, InvokeResult, Package, Status};
+use serde_json::{Value, json};
+
+const PROFILE: &str = "DemoExtensionApplication/Production/LoggingLevel";
+
+/// A package with the reader as its `bootstrap` and a configuration file.
+fn setup(config_text: &str, vars: &[(&str, &str)]) -> (Package, Config) {
+    let package = Package::temporary("appconfig-reader").unwrap();
+    package
+        .bootstrap(Path::new(env!("CARGO_BIN_EXE_appconfig-reader")))
+        .unwrap();
+    let file = package.root().join("level.json");
+    std::fs::write(&file, config_text).unwrap();
+    let mut env = vec![
+        (
+            "APPCONFIG_PROFILE".to_string(),
+            format!("{PROFILE}/LogLevel"),
+        ),
+        (
+            "AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS".into(),
+            "1".into(),
+        ),
+    ];
+    env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = Config {
+        appconfig: vec![format!("{PROFILE}={}", file.display()).parse().unwrap()],
+        env,
+        ..package.config()
+    };
+    (package, config)
+}
+
+async fn hello(env: &Environment) -> InvokeResult {
+    let result = env
+        .invoke(InvokeRequest::json(&json!({"hello": "world"})))
+        .await;
+    env.wait_idle().await;
+    result
+}
+
+fn answer(result: &InvokeResult) -> Value {
+    assert_eq!(result.status, Status::Success, "{result:?}");
+    serde_json::from_slice(&result.payload).unwrap()
+}
+
+fn expected(cold: bool, level: &str) -> Value {
+    json!({"event": {"hello": "world"}, "ColdStart": cold, "LogLevel": level})
+}
+
+fn debug_lines(env: &Environment) -> usize {
+    env.records()
+        .iter()
+        .filter(|r| r.kind == "function")
+        .filter(|r| r.record.as_str().unwrap_or_default().starts_with("DEBUG "))
+        .count()
+}
+
+#[tokio::test]
+async fn a_new_configuration_reaches_both_functions_without_a_cold_start() {
+    let (package, config) = setup(r#"{"loglevel":"normal"}"#, &[]);
+    let file = package.root().join("level.json");
+    let first = Environment::start(config.clone()).await.unwrap();
+    let second = Environment::start(config).await.unwrap();
+    for function in [&first, &second] {
+        assert_eq!(answer(&hello(function).await), expected(true, "normal"));
+        assert_eq!(answer(&hello(function).await), expected(false, "normal"));
+        assert_eq!(debug_lines(function), 0, "normal logs at INFO");
+    }
+
+    // "Deploy" a new version: the agents serve it after their poll interval.
+    std::fs::write(&file, r#"{"loglevel":"verbose"}"#).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for function in [&first, &second] {
+        assert_eq!(answer(&hello(function).await), expected(false, "verbose"));
+        assert!(debug_lines(function) > 0, "verbose turns on DEBUG lines");
+    }
+    first.shutdown().await;
+    second.shutdown().await;
+}
+
+#[tokio::test]
+async fn cold_start_is_true_again_after_the_environment_resets() {
+    let (_package, config) = setup(r#"{"loglevel":"normal"}"#, &[]);
+    let env = Environment::start(config).await.unwrap();
+    assert_eq!(answer(&hello(&env).await)["ColdStart"], true);
+    assert_eq!(answer(&hello(&env).await)["ColdStart"], false);
+    // The runtime dies between invokes; Lambda resets the environment.
+    for pid in env.pids().await {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    }
+    let mut result = hello(&env).await;
+    for _ in 0..3 {
+        if result.status == Status::Success {
+            break;
+        }
+        result = hello(&env).await;
+    }
+    assert_eq!(
+        answer(&result)["ColdStart"],
+        true,
+        "a new process is a cold start"
+    );
+    env.shutdown().await;
+}
+
+/// The error type and message of one invoke with this configuration.
+async fn failure(
+    config_text: &str,
+    vars: &[(&str, &str)],
+    without_agent: bool,
+) -> (String, String) {
+    let (_package, mut config) = setup(config_text, vars);
+    if without_agent {
+        config.appconfig.clear();
+    }
+    let env = Environment::start(config).await.unwrap();
+    let result = hello(&env).await;
+    env.shutdown().await;
+    assert_eq!(result.status, Status::Error, "{result:?}");
+    let body: Value = serde_json::from_slice(&result.payload).unwrap();
+    (
+        body["errorType"].as_str().unwrap().to_string(),
+        body["errorMessage"].as_str().unwrap().to_string(),
+    )
+}
+
+/// A configuration that makes the function fail, and how.
+struct Case<'a> {
+    config: &'a str,
+    vars: &'a [(&'a str, &'a str)],
+    without_agent: bool,
+    error_type: &'a str,
+    says: &'a str,
+}
+
+#[tokio::test]
+async fn each_failure_has_its_own_error_type_and_says_what_to_check() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let unused_port = [("AWS_APPCONFIG_EXTENSION_HTTP_PORT", port.as_str())];
+    let cases = [
+        Case {
+            config: r#"{"loglevel":"normal"}"#,
+            vars: &unused_port,
+            without_agent: true,
+            error_type: "AppConfigReader.AgentUnreachable",
+            says: "check that the function has the AppConfig agent layer",
+        },
+        Case {
+            config: r#"{"loglevel":"normal"}"#,
+            vars: &[(
+                "APPCONFIG_PROFILE",
+                "DemoExtensionApplication/Staging/LoggingLevel",
+            )],
+            without_agent: false,
+            error_type: "AppConfigReader.ProfileNotFound",
+            says: "environment \"Staging\"",
+        },
+        Case {
+            config: r#"{"colour":"blue"}"#,
+            vars: &[],
+            without_agent: false,
+            error_type: "AppConfigReader.KeyMissing",
+            says: "no key \"LogLevel\"",
+        },
+        Case {
+            config: "loglevel=normal",
+            vars: &[],
+            without_agent: false,
+            error_type: "AppConfigReader.NotJson",
+            says: "is not a JSON object",
+        },
+        Case {
+            config: r#"{"loglevel":"normal"}"#,
+            vars: &[("APPCONFIG_PROFILE", "DemoExtensionApplication/Production")],
+            without_agent: false,
+            error_type: "AppConfigReader.InvalidSetting",
+            says: "application/environment/profile[/key]",
+        },
+    ];
+    for case in cases {
+        let (got_type, message) = failure(case.config, case.vars, case.without_agent).await;
+        assert_eq!(got_type, case.error_type, "{message}");
+        assert!(
+            message.contains(case.says),
+            "{}: {message}",
+            case.error_type
+        );
+    }
+}
