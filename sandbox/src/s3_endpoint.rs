@@ -23,12 +23,14 @@ pub const SECRET_ACCESS_KEY: &str = "sandbox/secret/access/key/not/a/real/one";
 pub struct S3Endpoint {
     pub addr: SocketAddr,
     pub dir: PathBuf,
-    task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for S3Endpoint {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
@@ -101,21 +103,41 @@ pub async fn serve(dir: &Path, buckets: &[String]) -> std::io::Result<S3Endpoint
         root: dir.to_path_buf(),
     });
     let service = builder.build();
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let service = service.clone();
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(socket), service)
-                    .await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // S3 is another machine on AWS: its own thread keeps its hashing and file
+    // writes from slowing the platform's work (deliveries, log capture).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("s3-endpoint".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                let accept = async {
+                    while let Ok((socket, _)) = listener.accept().await {
+                        let service = service.clone();
+                        tokio::spawn(async move {
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(TokioIo::new(socket), service)
+                                .await;
+                        });
+                    }
+                };
+                tokio::select! {
+                    () = accept => {}
+                    _ = stopped => {}
+                }
             });
-        }
-    });
+        })?;
     Ok(S3Endpoint {
         addr,
         dir: dir.to_path_buf(),
-        task,
+        stop: Some(stop),
     })
 }
