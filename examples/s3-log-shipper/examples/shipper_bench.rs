@@ -17,8 +17,14 @@ fn environment(release: &Path, package: &Package) -> Config {
     package
         .extension("s3-log-shipper", &release.join("s3-log-shipper"))
         .unwrap();
+    // SHIPPER_* variables of the benchmark's own environment go to the
+    // shipper, to measure other settings than the defaults.
+    let mut env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("SHIPPER_"))
+        .collect();
+    env.push(("S3_BUCKET_NAME".into(), BUCKET.into()));
     Config {
-        env: vec![("S3_BUCKET_NAME".into(), BUCKET.into())],
+        env,
         s3_buckets: vec![BUCKET.into()],
         s3_dir: Some(package.root().join("s3")),
         timeout: Duration::from_secs(60),
@@ -169,4 +175,8 @@ async fn main() {
     throughput(&release).await;
     overhead(&release).await;
     start_up(&release).await;
+    let size = std::fs::metadata(release.join("s3-log-shipper"))
+        .map(|m| m.len())
+        .unwrap_or_default();
+    println!("\ns3-log-shipper binary: {} KiB", size / 1024);
 }

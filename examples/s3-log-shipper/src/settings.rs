@@ -70,7 +70,14 @@ impl Settings {
         };
         let buffering = Buffering {
             max_items: in_range(env, "SHIPPER_BATCH_MAX_ITEMS", 10_000, 1_000..=10_000)?,
-            max_bytes: in_range(env, "SHIPPER_BATCH_MAX_BYTES", 262_144, 262_144..=1_048_576)?,
+            // The largest deliveries the APIs allow: fewer round trips, and
+            // a platform buffer large enough for a burst of logs.
+            max_bytes: in_range(
+                env,
+                "SHIPPER_BATCH_MAX_BYTES",
+                1_048_576,
+                262_144..=1_048_576,
+            )?,
             timeout_ms: in_range(env, "SHIPPER_BATCH_TIMEOUT_MS", 25, 25..=30_000)?,
         };
         let buffer_bytes = env.parsed("SHIPPER_BUFFER_BYTES", 4 << 20, "a number of bytes")?;
@@ -157,7 +164,7 @@ mod tests {
             s.buffering,
             Buffering {
                 max_items: 10_000,
-                max_bytes: 262_144,
+                max_bytes: 1_048_576,
                 timeout_ms: 25
             }
         );

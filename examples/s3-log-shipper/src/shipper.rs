@@ -53,6 +53,8 @@ impl Handle {
     /// buffer is full, the platform keeps its records (and reports what it
     /// has to drop) instead of the shipper losing records it accepted.
     pub async fn deliver(&self, mut batch: Batch) {
+        // A delivery is at most a few MiB (the listener's limit), so it fits
+        // in u32; one larger than the whole buffer takes all of it.
         let bytes = batch.ndjson.len().clamp(1, self.buffer_bytes) as u32;
         let Ok(space) = self.space.clone().acquire_many_owned(bytes).await else {
             return;
