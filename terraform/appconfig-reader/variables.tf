@@ -1,0 +1,61 @@
+variable "architecture" {
+  description = "x86_64 or arm64; pick the agent layer of the same architecture."
+  type        = string
+  default     = "x86_64"
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
+variable "appconfig_agent_layer_arn" {
+  description = "The AWS AppConfig agent layer for this region and architecture, from the table 'Available versions of the AWS AppConfig Agent Lambda extension' in the AWS AppConfig User Guide. No default: the ARN differs per region and per architecture."
+  type        = string
+}
+
+variable "function_name" {
+  type    = string
+  default = "appconfig-reader-demo"
+}
+
+variable "memory_size" {
+  type    = number
+  default = 128
+}
+
+variable "timeout" {
+  type    = number
+  default = 10
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 14
+}
+
+variable "application_name" {
+  type    = string
+  default = "DemoExtensionApplication"
+}
+
+variable "environment_name" {
+  type    = string
+  default = "Production"
+}
+
+variable "profile_name" {
+  type    = string
+  default = "LoggingLevel"
+}
+
+variable "log_level" {
+  description = "The loglevel value of the first configuration version; change it and apply to deploy a new version."
+  type        = string
+  default     = "normal"
+}
+
+variable "artifacts_dir" {
+  description = "Where scripts/package wrote the zips (target/deploy of the repository)."
+  type        = string
+  default     = "../../target/deploy"
+}

@@ -1,0 +1,59 @@
+variable "architecture" {
+  description = "x86_64 or arm64; the function and its layer always match."
+  type        = string
+  default     = "x86_64"
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
+variable "function_name" {
+  type    = string
+  default = "log-shipper-demo"
+}
+
+variable "memory_size" {
+  type    = number
+  default = 128
+}
+
+variable "timeout" {
+  type    = number
+  default = 10
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 14
+}
+
+variable "bucket_name" {
+  description = "The bucket that receives the logs; empty makes one named after the function and the account."
+  type        = string
+  default     = ""
+}
+
+variable "key_prefix" {
+  description = "S3_KEY_PREFIX: where the objects go in the bucket; the function may write only there."
+  type        = string
+  default     = "logs"
+}
+
+variable "expire_after_days" {
+  description = "Shipped log objects are deleted after this many days."
+  type        = number
+  default     = 30
+}
+
+variable "disable_cloudwatch_logs" {
+  description = "Deny the function's role the CloudWatch Logs calls once logs go to S3 (the original post's switch). The platform's own START/END/REPORT lines then stop reaching CloudWatch too; the shipper still ships them to S3."
+  type        = bool
+  default     = false
+}
+
+variable "artifacts_dir" {
+  description = "Where scripts/package wrote the zips (target/deploy of the repository)."
+  type        = string
+  default     = "../../target/deploy"
+}
