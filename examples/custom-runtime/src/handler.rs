@@ -1,6 +1,6 @@
 //! The function code: what `_HANDLER` names, as `file.function`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::s3::S3Event;
 use serde_json::Value;
@@ -55,8 +55,8 @@ impl Handler {
             }
         }
         if let Some(work) = event.get("workMs").and_then(Value::as_u64) {
-            let remaining =
-                remaining(invocation.deadline_ms).saturating_sub(Duration::from_millis(50));
+            let remaining = shared::deadline::remaining(invocation.deadline_ms)
+                .saturating_sub(Duration::from_millis(50));
             std::thread::sleep(Duration::from_millis(work).min(remaining));
             if Duration::from_millis(work) > remaining {
                 return Err(RuntimeError {
@@ -121,14 +121,6 @@ fn url_decode(encoded: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn remaining(deadline_ms: u64) -> Duration {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    Duration::from_millis(deadline_ms.saturating_sub(now))
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@
 //! that work; the next invoke does wait for it, because Lambda only freezes
 //! the environment once every extension has asked for its next event.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lambda_extension::{Error, Extension, LambdaEvent, NextEvent, service_fn};
 use shared::config::Env;
+use shared::deadline::remaining;
 use tracing::{info, warn};
 
 /// Simulated companion work after each INVOKE.
@@ -47,10 +48,9 @@ async fn handle(event: LambdaEvent, work: Duration) -> Result<(), Error> {
             info!(
                 "INVOKE received: request {} deadline in {} ms",
                 invoke.request_id,
-                millis_until(invoke.deadline_ms)
+                remaining(invoke.deadline_ms).as_millis()
             );
-            let available = Duration::from_millis(millis_until(invoke.deadline_ms))
-                .saturating_sub(DEADLINE_MARGIN);
+            let available = remaining(invoke.deadline_ms).saturating_sub(DEADLINE_MARGIN);
             if work > available {
                 warn!(
                     "cutting work to {} ms to finish before the deadline",
@@ -71,7 +71,7 @@ async fn handle(event: LambdaEvent, work: Duration) -> Result<(), Error> {
             info!(
                 "SHUTDOWN received: reason {} deadline in {} ms",
                 shutdown.shutdown_reason,
-                millis_until(shutdown.deadline_ms)
+                remaining(shutdown.deadline_ms).as_millis()
             );
             info!("flushed and exiting before the deadline");
             // The crate would ask for another event; after SHUTDOWN there is
@@ -80,13 +80,4 @@ async fn handle(event: LambdaEvent, work: Duration) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// Milliseconds from now until an epoch-milliseconds deadline (0 if past).
-fn millis_until(deadline_ms: u64) -> u64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    deadline_ms.saturating_sub(now)
 }

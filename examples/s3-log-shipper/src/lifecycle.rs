@@ -12,9 +12,10 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lambda_extension::{Error, LambdaEvent, NextEvent};
+use shared::deadline::remaining;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
@@ -49,7 +50,7 @@ impl Lifecycle {
                 if self.flush_is_due() {
                     let budget = self
                         .flush_timeout
-                        .min(until(invoke.deadline_ms).saturating_sub(INVOKE_MARGIN));
+                        .min(remaining(invoke.deadline_ms).saturating_sub(INVOKE_MARGIN));
                     let deadline = Instant::now() + budget;
                     if !self
                         .handle
@@ -67,7 +68,7 @@ impl Lifecycle {
                 }
             }
             NextEvent::Shutdown(shutdown) => {
-                let budget = until(shutdown.deadline_ms).saturating_sub(SHUTDOWN_MARGIN);
+                let budget = remaining(shutdown.deadline_ms).saturating_sub(SHUTDOWN_MARGIN);
                 // The platform delivers what it buffered before SHUTDOWN.
                 let lost = self.handle.flush(Instant::now() + budget).await;
                 let stats = &self.handle.stats;
@@ -102,13 +103,4 @@ impl Lifecycle {
             .unwrap()
             .is_none_or(|last| last.elapsed() >= self.flush_interval)
     }
-}
-
-/// Time from now until an epoch-milliseconds deadline (zero if past).
-fn until(deadline_ms: u64) -> Duration {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    Duration::from_millis(deadline_ms.saturating_sub(now))
 }
