@@ -1,0 +1,37 @@
+// The app: the three examples' stacks, with settings from context values,
+// checked at synthesis by cdk-nag's AWS Solutions rules (a finding fails the
+// synthesis unless it is acknowledged, with its reason, where it arises).
+import { App, AppProps, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { AppConfigReaderStack } from './appconfig-reader-stack';
+import { LifecycleLoggerStack } from './lifecycle-logger-stack';
+import { S3LogShipperStack } from './s3-log-shipper-stack';
+
+export function buildApp(props: AppProps = {}) {
+  const app = new App(props);
+  const context = (key: string) => app.node.tryGetContext(key) as string | undefined;
+  const number = (key: string) => (context(key) === undefined ? undefined : Number(context(key)));
+  const common = {
+    architecture: context('architecture') === 'arm64' ? ('arm64' as const) : ('x86_64' as const),
+    memorySize: number('memorySize'),
+    timeout: number('timeout'),
+  };
+  const stacks = {
+    lifecycleLogger: new LifecycleLoggerStack(app, 'LifecycleLogger', {
+      ...common,
+      workMs: number('workMs'),
+    }),
+    s3LogShipper: new S3LogShipperStack(app, 'S3LogShipper', {
+      ...common,
+      keyPrefix: context('keyPrefix'),
+      expireAfterDays: number('expireAfterDays'),
+      disableCloudWatchLogs: String(context('disableCloudWatchLogs')) === 'true',
+    }),
+    appConfigReader: new AppConfigReaderStack(app, 'AppConfigReader', {
+      ...common,
+      logLevel: context('logLevel'),
+    }),
+  };
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  return { app, stacks };
+}

@@ -1,0 +1,110 @@
+// The AppConfig reader (a lambda_runtime function) with the AWS AppConfig
+// agent layer, and the AppConfig application, environment, profile, hosted
+// version, strategy and deployment it reads.
+import { CfnOutput, CfnParameter, Stack, StackProps } from 'aws-cdk-lib';
+import * as appconfig from 'aws-cdk-lib/aws-appconfig';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { RustFunction } from 'cargo-lambda-cdk';
+import { Construct } from 'constructs';
+import { ExampleProps, MANIFEST, bundling, settings } from './common';
+
+export interface AppConfigReaderProps extends StackProps, ExampleProps {
+  readonly applicationName?: string;
+  readonly environmentName?: string;
+  readonly profileName?: string;
+  /** The loglevel of the configuration version; deploy another to roll out a new version. */
+  readonly logLevel?: string;
+}
+
+export class AppConfigReaderStack extends Stack {
+  constructor(scope: Construct, id: string, props: AppConfigReaderProps = {}) {
+    super(scope, id, props);
+    const s = settings(this, props, 'appconfig-reader-demo');
+    // A deploy-time parameter with no default: the agent's layer ARN differs
+    // per region, and arm64 has its own layer (AWS-AppConfig-Extension-Arm64).
+    const agentLayerArn = new CfnParameter(this, 'AppConfigAgentLayerArn', {
+      type: 'String',
+      allowedPattern:
+        '^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:AWS-AppConfig-Extension(-Arm64)?:[0-9]+$',
+      constraintDescription:
+        "the AWS AppConfig agent layer of this region and architecture, from the AWS AppConfig User Guide's table of agent versions",
+      description:
+        'See "Available versions of the AWS AppConfig Agent Lambda extension" in the AWS AppConfig User Guide.',
+    });
+    const names = {
+      application: props.applicationName ?? 'DemoExtensionApplication',
+      environment: props.environmentName ?? 'Production',
+      profile: props.profileName ?? 'LoggingLevel',
+    };
+    const app = new appconfig.CfnApplication(this, 'Application', { name: names.application });
+    const env = new appconfig.CfnEnvironment(this, 'Environment', {
+      applicationId: app.ref,
+      name: names.environment,
+    });
+    const profile = new appconfig.CfnConfigurationProfile(this, 'Profile', {
+      applicationId: app.ref,
+      name: names.profile,
+      locationUri: 'hosted',
+    });
+    const version = new appconfig.CfnHostedConfigurationVersion(this, 'LevelVersion', {
+      applicationId: app.ref,
+      configurationProfileId: profile.ref,
+      contentType: 'application/json',
+      content: JSON.stringify({ loglevel: props.logLevel ?? 'normal' }),
+    });
+    const strategy = new appconfig.CfnDeploymentStrategy(this, 'AllAtOnce', {
+      name: `${s.functionName}-all-at-once`,
+      deploymentDurationInMinutes: 0,
+      growthFactor: 100,
+      finalBakeTimeInMinutes: 0,
+      replicateTo: 'NONE',
+    });
+    const deployment = new appconfig.CfnDeployment(this, 'LevelDeployment', {
+      applicationId: app.ref,
+      environmentId: env.ref,
+      configurationProfileId: profile.ref,
+      configurationVersion: version.ref,
+      deploymentStrategyId: strategy.ref,
+    });
+    const fn = new RustFunction(this, 'Function', {
+      manifestPath: MANIFEST,
+      binaryName: 'appconfig-reader',
+      runtime: 'provided.al2023',
+      functionName: s.functionName,
+      architecture: s.architecture,
+      memorySize: s.memorySize,
+      timeout: s.timeout,
+      logGroup: s.logGroup,
+      role: s.role,
+      layers: [
+        lambda.LayerVersion.fromLayerVersionArn(this, 'AppConfigAgent', agentLayerArn.valueAsString),
+      ],
+      bundling: bundling(s, 'appconfig-reader'),
+      environment: {
+        APPCONFIG_PROFILE: `${names.application}/${names.environment}/${names.profile}/LogLevel`,
+      },
+    });
+    fn.node.addDependency(deployment);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadTheOneProfile',
+        actions: ['appconfig:StartConfigurationSession', 'appconfig:GetLatestConfiguration'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'appconfig',
+            resource: 'application',
+            resourceName: `${app.ref}/environment/${env.ref}/configuration/${profile.ref}`,
+          }),
+        ],
+      }),
+    );
+    new CfnOutput(this, 'FunctionName', { value: fn.functionName });
+    new CfnOutput(this, 'AppConfigProfile', {
+      value: `${names.application}/${names.environment}/${names.profile}`,
+    });
+    new CfnOutput(this, 'InvokeCommand', {
+      value: `aws lambda invoke --function-name ${fn.functionName} --payload '{"hello":"world"}' --cli-binary-format raw-in-base64-out --log-type Tail out.json --query LogResult --output text | base64 -d`,
+    });
+  }
+}

@@ -1,0 +1,101 @@
+// What every stack of the repository shares: the architecture choice, the
+// cargo-lambda target, the settings users tune, and log groups with
+// retention.
+import * as path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { RustExtension } from 'cargo-lambda-cdk';
+import { Construct } from 'constructs';
+
+/** The cargo workspace: every binary builds from its manifest. */
+export const MANIFEST = path.join(__dirname, '..', '..', 'Cargo.toml');
+
+export interface ExampleProps {
+  /** x86_64 (default) or arm64: the function and its layer always match. */
+  readonly architecture?: 'x86_64' | 'arm64';
+  readonly functionName?: string;
+  readonly memorySize?: number;
+  /** Seconds. */
+  readonly timeout?: number;
+  readonly logRetentionDays?: logs.RetentionDays;
+}
+
+export interface Settings {
+  readonly architecture: lambda.Architecture;
+  readonly functionName: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly logGroup: logs.LogGroup;
+  /** The function's role: it may write to its own log group, and no more. */
+  readonly role: iam.Role;
+  /** The cargo-lambda target of the architecture (glibc 2.26). */
+  readonly target: string;
+}
+
+/**
+ * Bundling as scripts/package builds: the same glibc 2.26 target (it loads on
+ * every provided runtime) and one package per build, so the binaries are
+ * those that package and the checks build, from the same cache. A build of a
+ * binary without its package unifies the whole workspace's features and
+ * makes a larger binary.
+ */
+export function bundling(s: Settings, cargoPackage: string) {
+  return {
+    architecture: s.architecture,
+    cargoLambdaFlags: ['--target', s.target, '--package', cargoPackage],
+  };
+}
+
+/** The defaults are the same as the SAM and Terraform stacks'. */
+export function settings(scope: Construct, props: ExampleProps, defaultName: string): Settings {
+  const architecture =
+    props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
+  const functionName = props.functionName ?? defaultName;
+  const logGroup = new logs.LogGroup(scope, 'LogGroup', {
+    logGroupName: `/aws/lambda/${functionName}`,
+    retention: props.logRetentionDays ?? logs.RetentionDays.TWO_WEEKS,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  const role = new iam.Role(scope, 'Role', {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+  });
+  logGroup.grantWrite(role);
+  const target =
+    architecture === lambda.Architecture.ARM_64
+      ? 'aarch64-unknown-linux-gnu.2.26'
+      : 'x86_64-unknown-linux-gnu.2.26';
+  return {
+    architecture,
+    functionName,
+    memorySize: props.memorySize ?? 128,
+    timeout: Duration.seconds(props.timeout ?? 10),
+    logGroup,
+    role,
+    target,
+  };
+}
+
+/**
+ * RustFunction always sets the handler to `bootstrap`; the hand-written
+ * runtime reads `_HANDLER` as file.function.
+ */
+export function setHandler(fn: lambda.Function, handler: string) {
+  (fn.node.defaultChild as lambda.CfnFunction).handler = handler;
+}
+
+/** An extension of the workspace as a layer: `extensions/<binary>`, mode 755. */
+export function extensionLayer(scope: Construct, id: string, binaryName: string, s: Settings) {
+  const layer = new RustExtension(scope, id, {
+    manifestPath: MANIFEST,
+    binaryName,
+    architecture: s.architecture,
+    bundling: bundling(s, binaryName),
+    description: `${binaryName} external extension (extensions/${binaryName})`,
+  });
+  // Set on the underlying resource: on the construct, RustFunction would
+  // refuse the layer as incompatible with its runtime.
+  (layer.node.defaultChild as lambda.CfnLayerVersion).compatibleRuntimes = ['provided.al2023'];
+  return layer;
+}

@@ -1,0 +1,89 @@
+// The S3 log shipper (an external extension, as a layer), the custom runtime
+// as a demo function that writes log lines, and the bucket the logs go to.
+import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { RustFunction } from 'cargo-lambda-cdk';
+import { Construct } from 'constructs';
+import { ExampleProps, MANIFEST, bundling, extensionLayer, setHandler, settings } from './common';
+
+export interface S3LogShipperProps extends StackProps, ExampleProps {
+  /** S3_KEY_PREFIX; the function may write only under it. */
+  readonly keyPrefix?: string;
+  /** Shipped objects are deleted after this many days. */
+  readonly expireAfterDays?: number;
+  /**
+   * The original post's switch: deny the role the CloudWatch Logs calls once
+   * logs go to S3. The platform's START/REPORT lines stop reaching CloudWatch
+   * too; the shipper still ships them.
+   */
+  readonly disableCloudWatchLogs?: boolean;
+}
+
+export class S3LogShipperStack extends Stack {
+  constructor(scope: Construct, id: string, props: S3LogShipperProps = {}) {
+    super(scope, id, props);
+    const s = settings(this, props, 'log-shipper-demo');
+    const prefix = (props.keyPrefix ?? 'logs').replace(/^\/+|\/+$/g, '');
+    const bucket = new s3.Bucket(this, 'LogBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      lifecycleRules: [{ id: 'expire-shipped-logs', expiration: Duration.days(props.expireAfterDays ?? 30) }],
+      // Demo logs: emptied and removed with the stack.
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: true,
+    });
+    Validations.of(bucket).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-S1',
+      reason:
+        "The demo bucket's own server access logs would need a second bucket; turn them on (serverAccessLogsBucket) for production.",
+    });
+    const layer = extensionLayer(this, 'ShipperLayer', 's3-log-shipper', s);
+    const fn = new RustFunction(this, 'Function', {
+      manifestPath: MANIFEST,
+      binaryName: 'bootstrap',
+      runtime: 'provided.al2023',
+      functionName: s.functionName,
+      architecture: s.architecture,
+      memorySize: s.memorySize,
+      timeout: s.timeout,
+      logGroup: s.logGroup,
+      role: s.role,
+      layers: [layer],
+      bundling: bundling(s, 'custom-runtime'),
+      environment: { S3_BUCKET_NAME: bucket.bucketName, S3_KEY_PREFIX: prefix },
+    });
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ShipLogsUnderThePrefix',
+        actions: ['s3:PutObject'],
+        resources: [bucket.arnForObjects(`${prefix}/*`)],
+      }),
+    );
+    const bucketId = this.getLogicalId(bucket.node.defaultChild as s3.CfnBucket);
+    Validations.of(this).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${prefix}/*]`,
+      reason:
+        'The shipper writes a new object per flush, under keys it makes up (date partitions, time, sequence): the wildcard is scoped to its own prefix of its own bucket, and to s3:PutObject.',
+    });
+    if (props.disableCloudWatchLogs) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          effect: iam.Effect.DENY,
+          actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: ['arn:aws:logs:*:*:*'],
+        }),
+      );
+    }
+    setHandler(fn, 'function.handler');
+    new CfnOutput(this, 'FunctionName', { value: fn.functionName });
+    new CfnOutput(this, 'BucketName', { value: bucket.bucketName });
+    new CfnOutput(this, 'InvokeCommand', {
+      value: `aws lambda invoke --function-name ${fn.functionName} --payload '{"lines":3}' --cli-binary-format raw-in-base64-out --log-type Tail out.json --query LogResult --output text | base64 -d`,
+    });
+    new CfnOutput(this, 'ListObjectsCommand', {
+      value: `aws s3 ls s3://${bucket.bucketName}/${prefix}/ --recursive`,
+    });
+  }
+}

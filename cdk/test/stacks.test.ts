@@ -1,0 +1,162 @@
+// Assertions on the synthesized templates: runtime, architecture, layer
+// wiring, environment, IAM, and cdk-nag's AWS Solutions checks. Bundling is
+// skipped (no Rust build), so the tests take seconds; `cdk synth` in
+// scripts/check-stacks does the real bundling.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../lib/app';
+
+function synth(context: Record<string, string> = {}) {
+  const { app, stacks } = buildApp({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
+  const template = (stack: Stack) => Template.fromStack(stack);
+  return { app, stacks, template };
+}
+
+function functionOf(template: Template) {
+  const functions = template.findResources('AWS::Lambda::Function', {
+    Properties: { Runtime: 'provided.al2023' },
+  });
+  assert.equal(Object.keys(functions).length, 1, 'one example function');
+  return Object.values(functions)[0].Properties;
+}
+
+function allowedActions(template: Template): string[] {
+  const actions = new Set<string>();
+  for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+    for (const statement of policy.Properties.PolicyDocument.Statement) {
+      if (statement.Effect !== 'Allow') continue;
+      for (const action of [statement.Action].flat()) actions.add(action);
+    }
+  }
+  return [...actions].sort();
+}
+
+test('every function runs on provided.al2023, x86_64 by default, with the shared defaults', () => {
+  const { stacks, template } = synth();
+  const handlers = {
+    lifecycleLogger: 'function.handler',
+    s3LogShipper: 'function.handler',
+    appConfigReader: 'bootstrap',
+  };
+  for (const [name, stack] of Object.entries(stacks)) {
+    const fn = functionOf(template(stack));
+    assert.equal(fn.Handler, handlers[name as keyof typeof handlers], name);
+    assert.deepEqual(fn.Architectures, ['x86_64'], name);
+    assert.equal(fn.MemorySize, 128, name);
+    assert.equal(fn.Timeout, 10, name);
+    template(stack).hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 14 });
+  }
+});
+
+test('the extension layers match the function: architecture, runtime, wiring', () => {
+  for (const architecture of ['x86_64', 'arm64']) {
+    const { stacks, template } = synth({ architecture });
+    for (const stack of [stacks.lifecycleLogger, stacks.s3LogShipper]) {
+      const t = template(stack);
+      const layers = t.findResources('AWS::Lambda::LayerVersion');
+      assert.equal(Object.keys(layers).length, 1);
+      const [layerId, layer] = Object.entries(layers)[0];
+      assert.deepEqual(layer.Properties.CompatibleArchitectures, [architecture]);
+      assert.deepEqual(layer.Properties.CompatibleRuntimes, ['provided.al2023']);
+      const fn = functionOf(t);
+      assert.deepEqual(fn.Architectures, [architecture]);
+      assert.deepEqual(fn.Layers, [{ Ref: layerId }]);
+    }
+  }
+});
+
+test('environment variables', () => {
+  const { stacks, template } = synth();
+  const names = (stack: Stack) => Object.keys(functionOf(template(stack)).Environment.Variables).sort();
+  assert.deepEqual(names(stacks.lifecycleLogger), ['LIFECYCLE_LOGGER_WORK_MS']);
+  assert.deepEqual(names(stacks.s3LogShipper), ['S3_BUCKET_NAME', 'S3_KEY_PREFIX']);
+  assert.deepEqual(names(stacks.appConfigReader), ['APPCONFIG_PROFILE']);
+  assert.equal(
+    functionOf(template(stacks.appConfigReader)).Environment.Variables.APPCONFIG_PROFILE,
+    'DemoExtensionApplication/Production/LoggingLevel/LogLevel',
+  );
+});
+
+test('least privilege: logs on the own group, PutObject under the prefix, the one AppConfig profile', () => {
+  const { stacks, template } = synth();
+  assert.deepEqual(
+    allowedActions(template(stacks.lifecycleLogger)).filter((a) => !a.startsWith('logs:')),
+    [],
+  );
+  const shipper = template(stacks.s3LogShipper);
+  shipper.hasResourceProperties('AWS::IAM::Policy', {
+    PolicyDocument: {
+      Statement: Match.arrayWith([
+        Match.objectLike({
+          Sid: 'ShipLogsUnderThePrefix',
+          Action: 's3:PutObject',
+          Resource: { 'Fn::Join': ['', [Match.objectLike({ 'Fn::GetAtt': Match.anyValue() }), '/logs/*']] },
+        }),
+      ]),
+    },
+  });
+  const reader = template(stacks.appConfigReader);
+  assert.deepEqual(
+    allowedActions(reader).filter((a) => !a.startsWith('logs:')),
+    ['appconfig:GetLatestConfiguration', 'appconfig:StartConfigurationSession'],
+  );
+});
+
+test('the CloudWatch Logs switch is off by default and denies the three calls when on', () => {
+  const deny = (context: Record<string, string>) =>
+    Object.values(synth(context).template(synth(context).stacks.s3LogShipper).findResources('AWS::IAM::Policy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .filter((s: { Effect: string }) => s.Effect === 'Deny');
+  assert.equal(deny({}).length, 0);
+  const [statement] = deny({ disableCloudWatchLogs: 'true' });
+  assert.deepEqual([statement.Action].flat().sort(), [
+    'logs:CreateLogGroup',
+    'logs:CreateLogStream',
+    'logs:PutLogEvents',
+  ]);
+});
+
+test('the bucket is private, encrypted, TLS only, expiring and removed with the stack', () => {
+  const { stacks, template } = synth();
+  const t = template(stacks.s3LogShipper);
+  t.hasResourceProperties('AWS::S3::Bucket', {
+    PublicAccessBlockConfiguration: {
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    },
+    BucketEncryption: Match.objectLike({}),
+    LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 30, Status: 'Enabled' })] },
+  });
+  t.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+  t.hasResourceProperties('AWS::S3::BucketPolicy', {
+    PolicyDocument: {
+      Statement: Match.arrayWith([
+        Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      ]),
+    },
+  });
+});
+
+test('the AppConfig agent layer is a required parameter, checked by pattern', () => {
+  const { stacks, template } = synth();
+  const t = template(stacks.appConfigReader);
+  const parameter = t.toJSON().Parameters.AppConfigAgentLayerArn;
+  assert.equal(parameter.Default, undefined);
+  const pattern = new RegExp(parameter.AllowedPattern);
+  assert.ok(pattern.test('arn:aws:lambda:eu-west-1:434848589818:layer:AWS-AppConfig-Extension-Arm64:43'));
+  assert.ok(!pattern.test('arn:aws:lambda:eu-west-1:123456789012:layer:my-layer:1'));
+  assert.deepEqual(functionOf(t).Layers, [{ Ref: 'AppConfigAgentLayerArn' }]);
+  for (const type of ['Application', 'Environment', 'ConfigurationProfile', 'HostedConfigurationVersion',
+    'DeploymentStrategy', 'Deployment']) {
+    t.resourceCountIs(`AWS::AppConfig::${type}`, 1);
+  }
+});
+
+test('cdk-nag finds nothing that is not acknowledged with a reason', () => {
+  const { app } = synth();
+  assert.doesNotThrow(() => app.synth());
+});
