@@ -29,7 +29,13 @@ export class S3LogShipperStack extends Stack {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
-      lifecycleRules: [{ id: 'expire-shipped-logs', expiration: Duration.days(props.expireAfterDays ?? 30) }],
+      lifecycleRules: [
+        {
+          id: 'expire-shipped-logs',
+          expiration: Duration.days(props.expireAfterDays ?? 30),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
       // Demo logs: emptied and removed with the stack.
       removalPolicy: RemovalPolicy.DESTROY,
       autoDeleteObjects: true,

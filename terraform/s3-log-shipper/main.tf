@@ -44,6 +44,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
     expiration {
       days = var.expire_after_days
     }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
   }
 }
 
