@@ -15,20 +15,24 @@ export function buildApp(props: AppProps = {}) {
     architecture: context('architecture') === 'arm64' ? ('arm64' as const) : ('x86_64' as const),
     memorySize: number('memorySize'),
     timeout: number('timeout'),
+    logRetentionDays: number('logRetentionDays'),
   };
   const stacks = {
     lifecycleLogger: new LifecycleLoggerStack(app, 'LifecycleLogger', {
       ...common,
+      functionName: context('lifecycleLoggerFunctionName'),
       workMs: number('workMs'),
     }),
     s3LogShipper: new S3LogShipperStack(app, 'S3LogShipper', {
       ...common,
+      functionName: context('s3LogShipperFunctionName'),
       keyPrefix: context('keyPrefix'),
       expireAfterDays: number('expireAfterDays'),
       disableCloudWatchLogs: String(context('disableCloudWatchLogs')) === 'true',
     }),
     appConfigReader: new AppConfigReaderStack(app, 'AppConfigReader', {
       ...common,
+      functionName: context('appConfigReaderFunctionName'),
       logLevel: context('logLevel'),
     }),
   };

@@ -19,7 +19,8 @@ export interface ExampleProps {
   readonly memorySize?: number;
   /** Seconds. */
   readonly timeout?: number;
-  readonly logRetentionDays?: logs.RetentionDays;
+  /** Days; one of the values CloudWatch Logs accepts. */
+  readonly logRetentionDays?: number;
 }
 
 export interface Settings {
@@ -55,7 +56,7 @@ export function settings(scope: Construct, props: ExampleProps, defaultName: str
   const functionName = props.functionName ?? defaultName;
   const logGroup = new logs.LogGroup(scope, 'LogGroup', {
     logGroupName: `/aws/lambda/${functionName}`,
-    retention: props.logRetentionDays ?? logs.RetentionDays.TWO_WEEKS,
+    retention: (props.logRetentionDays ?? 14) as logs.RetentionDays,
     removalPolicy: RemovalPolicy.DESTROY,
   });
   const role = new iam.Role(scope, 'Role', {

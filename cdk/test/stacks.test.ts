@@ -160,3 +160,21 @@ test('cdk-nag finds nothing that is not acknowledged with a reason', () => {
   const { app } = synth();
   assert.doesNotThrow(() => app.synth());
 });
+
+test('context values set names, sizing and retention', () => {
+  const { stacks, template } = synth({
+    s3LogShipperFunctionName: 'my-shipper',
+    memorySize: '256',
+    timeout: '20',
+    logRetentionDays: '30',
+  });
+  const t = template(stacks.s3LogShipper);
+  const fn = functionOf(t);
+  assert.equal(fn.FunctionName, 'my-shipper');
+  assert.equal(fn.MemorySize, 256);
+  assert.equal(fn.Timeout, 20);
+  t.hasResourceProperties('AWS::Logs::LogGroup', {
+    LogGroupName: '/aws/lambda/my-shipper',
+    RetentionInDays: 30,
+  });
+});
