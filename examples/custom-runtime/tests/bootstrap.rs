@@ -14,6 +14,7 @@ headers=$(mktemp)
 curl -sS -D "$headers" -X POST "http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension/register" \
   -H "Lambda-Extension-Name: quiet" -d '{"events":[]}' >/dev/null
 id=$(grep -Fi Lambda-Extension-Identifier "$headers" | tr -d '[:space:]' | cut -d: -f2)
+rm -f "$headers"
 exec curl -sS "http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension/event/next" -H "Lambda-Extension-Identifier: $id"
 "#;
 
