@@ -217,16 +217,15 @@ const DEMOS: &str = "lifecycle, s3-log-shipper, appconfig";
 
 /// Every demo in turn, stopping at the first that fails.
 async fn all() -> Result<ExitCode, String> {
-    for demo in [
-        lifecycle().await?,
-        s3_log_shipper().await?,
-        appconfig().await?,
-    ] {
-        if demo != ExitCode::SUCCESS {
-            return Ok(demo);
-        }
+    let code = lifecycle().await?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
     }
-    Ok(ExitCode::SUCCESS)
+    let code = s3_log_shipper().await?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    appconfig().await
 }
 
 pub async fn run(name: Option<&str>) -> ExitCode {
