@@ -9,22 +9,11 @@ import os
 import unittest
 from pathlib import Path
 
-import hcl2
-from hcl2 import SerializationOptions
+# Run from the repository root, as scripts/check-stacks does.
+from terraform.tests.test_stacks import allowed_actions, load, named, only, variables
 
 CDK = Path(__file__).resolve().parent.parent
-TERRAFORM = CDK.parent / "terraform"
 STACKS = {"LifecycleLogger": "lifecycle-logger", "S3LogShipper": "s3-log-shipper", "AppConfigReader": "appconfig-reader"}
-
-
-def terraform(stack):
-    options = SerializationOptions(strip_string_quotes=True, explicit_blocks=False)
-    merged = {}
-    for path in sorted((TERRAFORM / stack).glob("*.tf")):
-        with open(path) as f:
-            for kind, blocks in hcl2.load(f, serialization_options=options).items():
-                merged.setdefault(kind, []).extend(blocks)
-    return merged
 
 
 def synthesized(stack):
@@ -48,35 +37,25 @@ def cdk_allowed_actions(template):
     return actions
 
 
-def tf_allowed_actions(doc):
-    actions = set()
-    for block in doc.get("data", []):
-        for body in block.get("aws_iam_policy_document", {}).values():
-            for statement in body["statement"]:
-                if statement.get("effect", "Allow") == "Allow" and "principals" not in statement:
-                    actions.update(statement["actions"])
-    return actions
-
-
 @unittest.skipUnless((CDK / "cdk.out").exists(), "run cdk synth first")
 class SameAsTerraform(unittest.TestCase):
     def test_each_example_is_the_same_in_both_tools(self):
         for stack, folder in STACKS.items():
             with self.subTest(stack):
-                template, tf = synthesized(stack), terraform(folder)
+                template, tf = synthesized(stack), load(folder)
                 function = example_function(template)
-                (tf_function,) = [b["aws_lambda_function"]["function"] for b in tf["resource"] if "aws_lambda_function" in b]
-                variables = {k: v for block in tf["variable"] for k, v in block.items()}
+                tf_function = only(named(tf, "resource", "aws_lambda_function"))
+                tf_variables = variables(tf)
                 self.assertEqual(function["Runtime"], tf_function["runtime"])
                 self.assertEqual(function["Handler"], tf_function["handler"])
-                self.assertEqual(function["Architectures"], [variables["architecture"]["default"]])
-                self.assertEqual(function["MemorySize"], variables["memory_size"]["default"])
-                self.assertEqual(function["Timeout"], variables["timeout"]["default"])
+                self.assertEqual(function["Architectures"], [tf_variables["architecture"]["default"]])
+                self.assertEqual(function["MemorySize"], tf_variables["memory_size"]["default"])
+                self.assertEqual(function["Timeout"], tf_variables["timeout"]["default"])
                 self.assertEqual(sorted(function["Environment"]["Variables"]),
                                  sorted(tf_function["environment"][0]["variables"]))
                 (group,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
-                self.assertEqual(group["RetentionInDays"], variables["log_retention_days"]["default"])
-                self.assertEqual(cdk_allowed_actions(template), tf_allowed_actions(tf))
+                self.assertEqual(group["RetentionInDays"], tf_variables["log_retention_days"]["default"])
+                self.assertEqual(cdk_allowed_actions(template), allowed_actions(tf))
                 layers = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::LayerVersion"]
                 for layer in layers:
                     self.assertEqual(layer["CompatibleRuntimes"], ["provided.al2023"])

@@ -8,12 +8,12 @@ import re
 import unittest
 from pathlib import Path
 
-import hcl2
 import yaml
-from hcl2 import SerializationOptions
+
+# Run from the repository root, as scripts/check-stacks does.
+from terraform.tests.test_stacks import allowed_actions, load, named, only, variables
 
 SAM = Path(__file__).resolve().parent.parent
-TERRAFORM = SAM.parent / "terraform"
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -42,35 +42,6 @@ def of_type(doc, kind):
     return {k: v for k, v in doc["Resources"].items() if v["Type"] == kind}
 
 
-def terraform(stack):
-    options = SerializationOptions(strip_string_quotes=True, explicit_blocks=False)
-    merged = {}
-    for path in sorted((TERRAFORM / stack).glob("*.tf")):
-        with open(path) as f:
-            for kind, blocks in hcl2.load(f, serialization_options=options).items():
-                merged.setdefault(kind, []).extend(blocks)
-    return merged
-
-
-def tf_function(doc):
-    (function,) = [b["aws_lambda_function"]["function"] for b in doc["resource"] if "aws_lambda_function" in b]
-    return function
-
-
-def tf_variables(doc):
-    return {name: body for block in doc["variable"] for name, body in block.items()}
-
-
-def tf_allowed_actions(doc):
-    actions = set()
-    for block in doc.get("data", []):
-        for name, body in block.get("aws_iam_policy_document", {}).items():
-            for statement in body["statement"]:
-                if statement.get("effect", "Allow") == "Allow" and "principals" not in statement:
-                    actions.update(statement["actions"])
-    return actions
-
-
 def sam_allowed_actions(function):
     actions = set()
     for policy in function["Properties"].get("Policies", []):
@@ -90,7 +61,7 @@ class Common:
         self.doc = template(self.stack)
         (self.function,) = of_type(self.doc, "AWS::Serverless::Function").values()
         self.props = self.function["Properties"]
-        self.tf = terraform(self.stack)
+        self.tf = load(self.stack)
 
     def test_function_is_built_by_cargo_lambda_for_provided_al2023(self):
         self.assertEqual(self.function["Metadata"]["BuildMethod"], "rust-cargolambda")
@@ -106,20 +77,20 @@ class Common:
         self.assertEqual(self.props["LoggingConfig"]["LogGroup"], {"Ref": "LogGroup"})
 
     def test_same_as_terraform(self):
-        function = tf_function(self.tf)
-        variables = tf_variables(self.tf)
+        function = only(named(self.tf, "resource", "aws_lambda_function"))
+        tf_variables = variables(self.tf)
         params = self.doc["Parameters"]
         self.assertEqual(self.props["Runtime"], function["runtime"])
         self.assertEqual(self.props["Handler"], function["handler"])
-        self.assertEqual(params["Architecture"]["Default"], variables["architecture"]["default"])
+        self.assertEqual(params["Architecture"]["Default"], tf_variables["architecture"]["default"])
         for param, var in [("MemorySize", "memory_size"), ("Timeout", "timeout"),
                            ("LogRetentionDays", "log_retention_days"), ("FunctionName", "function_name")]:
-            self.assertEqual(params[param]["Default"], variables[var]["default"], param)
+            self.assertEqual(params[param]["Default"], tf_variables[var]["default"], param)
         self.assertEqual(sorted(self.props["Environment"]["Variables"]),
                          sorted(function["environment"][0]["variables"]))
         # SAM gives every function AWSLambdaBasicExecutionRole for its logs;
         # Terraform states the logs statement itself. The rest must match.
-        tf_actions = {a for a in tf_allowed_actions(self.tf) if not a.startswith("logs:")}
+        tf_actions = {a for a in allowed_actions(self.tf) if not a.startswith("logs:")}
         self.assertEqual(sam_allowed_actions(self.function), tf_actions)
 
 

@@ -52,6 +52,14 @@ def statements(doc, document):
     return named(doc, "data", "aws_iam_policy_document")[document]["statement"]
 
 
+def allowed_actions(doc):
+    """Every action an Allow statement of the stack's IAM documents grants."""
+    return {action for body in named(doc, "data", "aws_iam_policy_document").values()
+            for statement in body["statement"]
+            if statement.get("effect", "Allow") == "Allow" and "principals" not in statement
+            for action in statement["actions"]}
+
+
 def only(blocks):
     assert len(blocks) == 1, blocks
     return next(iter(blocks.values()))
