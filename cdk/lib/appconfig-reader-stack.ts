@@ -5,9 +5,8 @@ import { CfnOutput, CfnParameter, Stack, StackProps } from 'aws-cdk-lib';
 import * as appconfig from 'aws-cdk-lib/aws-appconfig';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
-import { ExampleProps, MANIFEST, bundling, settings } from './common';
+import { ExampleProps, exampleFunction, settings } from './common';
 
 export interface AppConfigReaderProps extends StackProps, ExampleProps {
   readonly applicationName?: string;
@@ -67,20 +66,12 @@ export class AppConfigReaderStack extends Stack {
       configurationVersion: version.ref,
       deploymentStrategyId: strategy.ref,
     });
-    const fn = new RustFunction(this, 'Function', {
-      manifestPath: MANIFEST,
+    const fn = exampleFunction(this, s, {
       binaryName: 'appconfig-reader',
-      runtime: 'provided.al2023',
-      functionName: s.functionName,
-      architecture: s.architecture,
-      memorySize: s.memorySize,
-      timeout: s.timeout,
-      logGroup: s.logGroup,
-      role: s.role,
+      cargoPackage: 'appconfig-reader',
       layers: [
         lambda.LayerVersion.fromLayerVersionArn(this, 'AppConfigAgent', agentLayerArn.valueAsString),
       ],
-      bundling: bundling(s, 'appconfig-reader'),
       environment: {
         APPCONFIG_PROFILE: `${names.application}/${names.environment}/${names.profile}/LogLevel`,
       },

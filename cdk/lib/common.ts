@@ -6,11 +6,11 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { RustExtension } from 'cargo-lambda-cdk';
+import { RustExtension, RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 
 /** The cargo workspace: every binary builds from its manifest. */
-export const MANIFEST = path.join(__dirname, '..', '..', 'Cargo.toml');
+const MANIFEST = path.join(__dirname, '..', '..', 'Cargo.toml');
 
 export interface ExampleProps {
   /** x86_64 (default) or arm64: the function and its layer always match. */
@@ -42,7 +42,7 @@ export interface Settings {
  * binary without its package unifies the whole workspace's features and
  * makes a larger binary.
  */
-export function bundling(s: Settings, cargoPackage: string) {
+function bundling(s: Settings, cargoPackage: string) {
   return {
     architecture: s.architecture,
     cargoLambdaFlags: ['--target', s.target, '--package', cargoPackage],
@@ -78,12 +78,39 @@ export function settings(scope: Construct, props: ExampleProps, defaultName: str
   };
 }
 
-/**
- * RustFunction always sets the handler to `bootstrap`; the hand-written
- * runtime reads `_HANDLER` as file.function.
- */
-export function setHandler(fn: lambda.Function, handler: string) {
-  (fn.node.defaultChild as lambda.CfnFunction).handler = handler;
+export interface ExampleFunctionProps {
+  /** The workspace binary, and the package it belongs to. */
+  readonly binaryName: string;
+  readonly cargoPackage: string;
+  readonly layers: lambda.ILayerVersion[];
+  readonly environment: { [name: string]: string };
+  /**
+   * RustFunction always sets the handler to `bootstrap`; the hand-written
+   * runtime reads `_HANDLER` as file.function, so its stacks give one.
+   */
+  readonly handler?: string;
+}
+
+/** The example's function on provided.al2023, with the stack's settings. */
+export function exampleFunction(scope: Construct, s: Settings, props: ExampleFunctionProps) {
+  const fn = new RustFunction(scope, 'Function', {
+    manifestPath: MANIFEST,
+    binaryName: props.binaryName,
+    runtime: 'provided.al2023',
+    functionName: s.functionName,
+    architecture: s.architecture,
+    memorySize: s.memorySize,
+    timeout: s.timeout,
+    logGroup: s.logGroup,
+    role: s.role,
+    layers: props.layers,
+    bundling: bundling(s, props.cargoPackage),
+    environment: props.environment,
+  });
+  if (props.handler) {
+    (fn.node.defaultChild as lambda.CfnFunction).handler = props.handler;
+  }
+  return fn;
 }
 
 /** An extension of the workspace as a layer: `extensions/<binary>`, mode 755. */

@@ -1,9 +1,8 @@
 // The lifecycle logger (an external extension, as a layer) with the
 // hand-written custom runtime (the function).
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
-import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
-import { ExampleProps, MANIFEST, bundling, extensionLayer, setHandler, settings } from './common';
+import { ExampleProps, exampleFunction, extensionLayer, settings } from './common';
 
 export interface LifecycleLoggerProps extends StackProps, ExampleProps {
   /** LIFECYCLE_LOGGER_WORK_MS: the extension's simulated work after each invoke. */
@@ -15,21 +14,13 @@ export class LifecycleLoggerStack extends Stack {
     super(scope, id, props);
     const s = settings(this, props, 'lifecycle-demo');
     const layer = extensionLayer(this, 'LifecycleLoggerLayer', 'lifecycle-logger', s);
-    const fn = new RustFunction(this, 'Function', {
-      manifestPath: MANIFEST,
+    const fn = exampleFunction(this, s, {
       binaryName: 'bootstrap',
-      runtime: 'provided.al2023',
-      functionName: s.functionName,
-      architecture: s.architecture,
-      memorySize: s.memorySize,
-      timeout: s.timeout,
-      logGroup: s.logGroup,
-      role: s.role,
+      cargoPackage: 'custom-runtime',
       layers: [layer],
-      bundling: bundling(s, 'custom-runtime'),
       environment: { LIFECYCLE_LOGGER_WORK_MS: String(props.workMs ?? 5000) },
+      handler: 'function.handler',
     });
-    setHandler(fn, 'function.handler');
     new CfnOutput(this, 'FunctionName', { value: fn.functionName });
     new CfnOutput(this, 'InvokeCommand', {
       value: `aws lambda invoke --function-name ${fn.functionName} --payload '{"message":"hello"}' --cli-binary-format raw-in-base64-out --log-type Tail out.json --query LogResult --output text | base64 -d`,

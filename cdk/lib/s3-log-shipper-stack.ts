@@ -3,9 +3,8 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
-import { ExampleProps, MANIFEST, bundling, extensionLayer, setHandler, settings } from './common';
+import { ExampleProps, exampleFunction, extensionLayer, settings } from './common';
 
 export interface S3LogShipperProps extends StackProps, ExampleProps {
   /** S3_KEY_PREFIX; the function may write only under it. */
@@ -46,19 +45,12 @@ export class S3LogShipperStack extends Stack {
         "The demo bucket's own server access logs would need a second bucket; turn them on (serverAccessLogsBucket) for production.",
     });
     const layer = extensionLayer(this, 'ShipperLayer', 's3-log-shipper', s);
-    const fn = new RustFunction(this, 'Function', {
-      manifestPath: MANIFEST,
+    const fn = exampleFunction(this, s, {
       binaryName: 'bootstrap',
-      runtime: 'provided.al2023',
-      functionName: s.functionName,
-      architecture: s.architecture,
-      memorySize: s.memorySize,
-      timeout: s.timeout,
-      logGroup: s.logGroup,
-      role: s.role,
+      cargoPackage: 'custom-runtime',
       layers: [layer],
-      bundling: bundling(s, 'custom-runtime'),
       environment: { S3_BUCKET_NAME: bucket.bucketName, S3_KEY_PREFIX: prefix },
+      handler: 'function.handler',
     });
     fn.addToRolePolicy(
       new iam.PolicyStatement({
@@ -82,7 +74,6 @@ export class S3LogShipperStack extends Stack {
         }),
       );
     }
-    setHandler(fn, 'function.handler');
     new CfnOutput(this, 'FunctionName', { value: fn.functionName });
     new CfnOutput(this, 'BucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'InvokeCommand', {
