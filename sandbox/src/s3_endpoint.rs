@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use hyper_util::rt::TokioIo;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
+use s3s::dto::{CopyObjectInput, CopySource, DeleteObjectsInput, UploadPartCopyInput};
 use s3s::path::S3Path;
 use s3s::service::S3ServiceBuilder;
-use s3s::{S3Result, s3_error};
+use s3s::{S3Request, S3Result, s3_error};
 
 /// The dummy credentials the environment hands out; the endpoint checks
 /// request signatures against them, as S3 would.
@@ -58,6 +59,49 @@ pub fn check_bucket_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// S3 keys are at most 1,024 bytes of UTF-8.
+const MAX_KEY_BYTES: usize = 1024;
+
+/// Checks an object key before it becomes a path under its bucket's folder.
+///
+/// S3 itself stores `a/../b` as a key like any other; a folder cannot, so a
+/// key with a `.` or `..` segment is refused rather than resolved, which
+/// would reach another bucket or leave the endpoint's folder.
+pub fn check_key(key: &str) -> S3Result<()> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(s3_error!(
+            KeyTooLongError,
+            "Your key is too long: S3 keys are at most {MAX_KEY_BYTES} bytes"
+        ));
+    }
+    if key
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err(s3_error!(
+            InvalidArgument,
+            "The key {key:?} has a '.' or '..' segment, which the sandbox's S3 endpoint cannot store as a file; use another key"
+        ));
+    }
+    if key.contains('\0') {
+        return Err(s3_error!(
+            InvalidArgument,
+            "The key {key:?} contains a NUL character, which the sandbox's S3 endpoint cannot store"
+        ));
+    }
+    Ok(())
+}
+
+fn check_copy_source(source: &CopySource) -> S3Result<()> {
+    match source {
+        CopySource::Bucket { key, .. } => check_key(key),
+        _ => Err(s3_error!(
+            NotImplemented,
+            "the sandbox's S3 endpoint copies from bucket/key sources only"
+        )),
+    }
+}
+
 /// Only signed requests, and only to the buckets that were created: `s3s-fs`
 /// alone would make a folder for any bucket a client names, so a mistyped
 /// bucket would work here and fail on AWS.
@@ -83,8 +127,26 @@ impl S3Access for ExistingBuckets {
                     "The specified bucket does not exist (the sandbox creates the buckets named with --s3-bucket)"
                 ))
             }
+            S3Path::Object { key, .. } => check_key(key),
             _ => Ok(()),
         }
+    }
+
+    // Keys that travel outside the request path are checked too.
+    async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
+        check_copy_source(&req.input.copy_source)
+    }
+
+    async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
+        check_copy_source(&req.input.copy_source)
+    }
+
+    async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
+        req.input
+            .delete
+            .objects
+            .iter()
+            .try_for_each(|object| check_key(&object.key))
     }
 }
 

@@ -127,3 +127,117 @@ async fn a_function_using_the_sdk_defaults_writes_to_the_local_bucket() {
         "{missing:?}"
     );
 }
+
+/// The S3 error code of an SDK error, or what went wrong instead.
+fn code<E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    result: Result<R, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+) -> String {
+    match result {
+        Ok(output) => format!("accepted: {output:?}"),
+        Err(aws_sdk_s3::error::SdkError::ServiceError(e)) => {
+            e.err().code().unwrap_or("no code").to_string()
+        }
+        Err(other) => format!("no S3 answer: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn keys_with_dot_segments_are_refused_and_never_leave_their_bucket() {
+    let package = lambda_sandbox::Package::temporary("s3-keys").unwrap();
+    let dir = package.root().join("s3");
+    let endpoint = s3_endpoint::serve(&dir, &["logs".into(), "other".into()])
+        .await
+        .unwrap();
+    let s3 = client(&endpoint.url(), SECRET_ACCESS_KEY).await;
+
+    // Each of these once panicked the server or resolved outside "logs".
+    for key in [
+        "..",
+        "../..",
+        "a/../../x",
+        "../other/x",
+        "./x",
+        "../../../../tmp/x",
+    ] {
+        let put = s3
+            .put_object()
+            .bucket("logs")
+            .key(key)
+            .body(ByteStream::from_static(b"escaped"))
+            .send()
+            .await;
+        assert_eq!(code(put), "InvalidArgument", "put {key}");
+        let get = s3.get_object().bucket("logs").key(key).send().await;
+        assert_eq!(code(get), "InvalidArgument", "get {key}");
+        let delete = s3.delete_object().bucket("logs").key(key).send().await;
+        assert_eq!(code(delete), "InvalidArgument", "delete {key}");
+        // HEAD answers carry no body, so no code: the status says it.
+        let head = s3.head_object().bucket("logs").key(key).send().await;
+        let status = head
+            .unwrap_err()
+            .raw_response()
+            .map(|r| r.status().as_u16());
+        assert_eq!(status, Some(400), "head {key}");
+    }
+    let copy = s3
+        .copy_object()
+        .bucket("logs")
+        .key("copy")
+        .copy_source("logs/../other/x")
+        .send()
+        .await;
+    assert_eq!(code(copy), "InvalidArgument");
+    let batch = aws_sdk_s3::types::Delete::builder()
+        .objects(
+            aws_sdk_s3::types::ObjectIdentifier::builder()
+                .key("../other/x")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let delete_many = s3
+        .delete_objects()
+        .bucket("logs")
+        .delete(batch)
+        .send()
+        .await;
+    assert_eq!(code(delete_many), "InvalidArgument");
+    let long = "k".repeat(1025);
+    let too_long = s3
+        .put_object()
+        .bucket("logs")
+        .key(&long)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_eq!(code(too_long), "KeyTooLongError");
+
+    // Nothing was written anywhere, and the endpoint still serves.
+    let mut files = Vec::new();
+    let mut folders = vec![dir.clone(), package.root().to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.starts_with(&dir) {
+                    folders.push(path);
+                }
+            } else if std::fs::read(&path).is_ok_and(|b| b == b"escaped") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.is_empty(), "written outside the rules: {files:?}");
+    s3.put_object()
+        .bucket("logs")
+        .key("still/served..ok")
+        .body(ByteStream::from_static(b"fine"))
+        .send()
+        .await
+        .expect("the endpoint still answers");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("logs/still/served..ok")).unwrap(),
+        "fine"
+    );
+}
