@@ -5,10 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 
 use crate::extensions_api;
@@ -60,6 +62,40 @@ pub fn accepted() -> Response {
         .into_response()
 }
 
+/// A request body of at most `LIMIT` bytes. A larger one is refused with
+/// the platform's 413 as soon as its `Content-Length` says so, or once
+/// `LIMIT` bytes have been read: never buffered whole.
+pub struct LimitedBody<const LIMIT: usize>(pub Bytes);
+
+pub fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        format!("Exceeded maximum allowed payload size ({limit} bytes)."),
+    )
+}
+
+impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for LimitedBody<LIMIT> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
+        let declared = header_str(request.headers(), "content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > LIMIT as u64) {
+            return Err(too_large(LIMIT));
+        }
+        match Limited::new(request.into_body(), LIMIT).collect().await {
+            Ok(collected) => Ok(LimitedBody(collected.to_bytes())),
+            Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(too_large(LIMIT)),
+            Err(_) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "TruncatedHTTPRequest",
+                "the request body was truncated",
+            )),
+        }
+    }
+}
+
 /// A header's value as text, if present and readable.
 pub fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
@@ -102,7 +138,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/2020-08-15/logs", put(subscription_api::logs))
         .route("/2022-07-01/telemetry", put(subscription_api::telemetry))
         .fallback(not_found)
-        // Bodies are read with explicit limits where the platform sets them.
+        // Every handler reads its body with its own limit (`LimitedBody`).
         .layer(DefaultBodyLimit::disable())
         .with_state(shared)
 }

@@ -11,11 +11,30 @@ use std::time::Duration;
 /// the platform allows.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 
+/// The bodies of `/extension/register` and of the Logs and Telemetry
+/// subscriptions are a few hundred bytes; the platform's limit is not
+/// documented, so this one is the sandbox's own (`[INF]`).
+pub const MAX_CONTROL_BODY_BYTES: usize = 64 * 1024;
+
+/// Error reports (`/runtime/init/error`, `/extension/init/error`,
+/// `/extension/exit/error`) are held to the payload limit of an invocation
+/// error, as the Runtime API holds `/invocation/{id}/error`.
+pub const MAX_ERROR_BODY_BYTES: usize = MAX_RESPONSE_BYTES;
+
 /// Lambda's limit on external plus internal extensions.
 pub const MAX_EXTENSIONS: usize = 10;
 
 /// Lambda merges at most five layers into `/opt`.
 pub const MAX_LAYERS: usize = 5;
+
+/// A function's timeout is at most 15 minutes.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// A function's memory size, in MB.
+pub const MEMORY_MB: std::ops::RangeInclusive<u32> = 128..=10_240;
+
+/// The sandbox's own bound on a Shutdown budget; Lambda's are 2 s at most.
+pub const MAX_SHUTDOWN_BUDGET: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -117,6 +136,63 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Checks the values Lambda bounds, with a message that says what is
+    /// accepted.
+    pub fn check(&self) -> Result<(), String> {
+        let within = |name: &str, value: Duration, max: Duration| {
+            if value.is_zero() || value > max {
+                Err(format!(
+                    "{name} is {:.3} s: it must be above 0 and at most {} s",
+                    value.as_secs_f64(),
+                    max.as_secs()
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        within("the function timeout", self.timeout, MAX_TIMEOUT)?;
+        within("the Init timeout", self.init_timeout, MAX_TIMEOUT)?;
+        if !MEMORY_MB.contains(&self.memory_mb) {
+            return Err(format!(
+                "the memory size is {} MB: Lambda accepts {} to {} MB",
+                self.memory_mb,
+                MEMORY_MB.start(),
+                MEMORY_MB.end()
+            ));
+        }
+        let budgets = &self.shutdown;
+        for (name, budget) in [
+            (
+                "the Shutdown budget without extensions",
+                budgets.no_extensions,
+            ),
+            (
+                "the Shutdown budget with internal extensions",
+                budgets.internal,
+            ),
+            (
+                "the Shutdown budget with external extensions",
+                budgets.external,
+            ),
+        ] {
+            if budget > MAX_SHUTDOWN_BUDGET {
+                return Err(format!(
+                    "{name} is {} ms: at most {} ms",
+                    budget.as_millis(),
+                    MAX_SHUTDOWN_BUDGET.as_millis()
+                ));
+            }
+        }
+        if budgets.runtime > budgets.external {
+            return Err(format!(
+                "the runtime's share of the Shutdown budget ({} ms) is larger than the budget ({} ms)",
+                budgets.runtime.as_millis(),
+                budgets.external.as_millis()
+            ));
+        }
+        Ok(())
+    }
+
     pub fn function_arn(&self) -> String {
         format!(
             "arn:aws:lambda:{}:{}:function:{}",

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::api::{ApiError, accepted, header_str};
-use crate::config::MAX_EXTENSIONS;
+use crate::api::{ApiError, LimitedBody, accepted, header_str};
+use crate::config::{MAX_CONTROL_BODY_BYTES, MAX_ERROR_BODY_BYTES, MAX_EXTENSIONS};
 use crate::state::{ExtensionFailure, ExtensionState, Shared};
 
 const IDENTIFIER: &str = "lambda-extension-identifier";
@@ -28,7 +27,7 @@ struct RegisterBody {
 pub async fn register(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    body: Bytes,
+    LimitedBody(body): LimitedBody<MAX_CONTROL_BODY_BYTES>,
 ) -> Result<Response, ApiError> {
     let name = header_str(&headers, "lambda-extension-name")
         .unwrap_or("")
@@ -282,7 +281,7 @@ impl Drop for WaitingGuard<'_> {
 pub async fn init_error(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    body: Bytes,
+    LimitedBody(body): LimitedBody<MAX_ERROR_BODY_BYTES>,
 ) -> Result<Response, ApiError> {
     report_error(&shared, &headers, &body, "Extension.InitError")
 }
@@ -291,7 +290,7 @@ pub async fn init_error(
 pub async fn exit_error(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    body: Bytes,
+    LimitedBody(body): LimitedBody<MAX_ERROR_BODY_BYTES>,
 ) -> Result<Response, ApiError> {
     report_error(&shared, &headers, &body, "Extension.ExitError")
 }

@@ -13,8 +13,8 @@ use chrono::Utc;
 use http_body_util::{BodyExt, Limited};
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, accepted, header_str};
-use crate::config::MAX_RESPONSE_BYTES;
+use crate::api::{ApiError, LimitedBody, accepted, header_str, too_large};
+use crate::config::{MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES};
 use crate::state::{FunctionError, Outcome, RuntimeEvent, RuntimePhase, Shared};
 
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
@@ -185,13 +185,8 @@ pub async fn error(
 pub async fn init_error(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    body: Body,
+    LimitedBody(payload): LimitedBody<MAX_ERROR_BODY_BYTES>,
 ) -> Result<Response, ApiError> {
-    let payload = body
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
     let error = function_error(&headers, &payload);
     shared.update(|st| {
         if st.runtime != RuntimePhase::Initializing {
@@ -269,11 +264,7 @@ async fn read_body(
                     ),
                 )),
             );
-            Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                format!("Exceeded maximum allowed payload size ({limit} bytes)."),
-            ))
+            Err(too_large(limit))
         }
         Err(_) => {
             finish_answer(

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::api::ApiError;
+use crate::api::{ApiError, LimitedBody};
+use crate::config::MAX_CONTROL_BODY_BYTES;
 use crate::delivery::{Api, Buffering, Destination, Subscriber, Subscription};
 use crate::extensions_api::identify;
 use crate::state::Shared;
@@ -19,14 +19,21 @@ use crate::state::Shared;
 /// The platform's reserved port: the Runtime API itself.
 const RESERVED_PORT: u16 = 9001;
 
-pub async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+/// A subscription body, bounded.
+type Body = LimitedBody<MAX_CONTROL_BODY_BYTES>;
+
+pub async fn logs(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    LimitedBody(body): Body,
+) -> Response {
     subscribe(&shared, &headers, &body, Api::Logs).unwrap_or_else(IntoResponse::into_response)
 }
 
 pub async fn telemetry(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    body: Bytes,
+    LimitedBody(body): Body,
 ) -> Response {
     subscribe(&shared, &headers, &body, Api::Telemetry).unwrap_or_else(IntoResponse::into_response)
 }

@@ -62,9 +62,11 @@ pub async fn http(
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
+    // A server may answer (a 413, say) and close before the body is all
+    // sent, as curl finds too: the answer is what counts.
+    let _ = stream.write_all(body).await;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
+    let _ = stream.read_to_end(&mut raw).await;
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
