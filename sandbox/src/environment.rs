@@ -36,6 +36,8 @@ use crate::{api, init, invoke, shutdown};
 /// Why an environment could not start at all.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
     #[error(transparent)]
     Packaging(#[from] PackagingError),
     #[error("cannot listen for the Runtime API on {addr}: {source}")]
@@ -179,6 +181,7 @@ impl Environment {
     /// Checks the files, opens the Runtime API and runs Init. An Init that
     /// fails is not an error here: as on Lambda, the first invoke retries it.
     pub async fn start(config: Config) -> Result<Environment, StartError> {
+        config.check().map_err(StartError::Config)?;
         let layout = Layout::resolve(&config)?;
         let s3_scratch = (config.s3_dir.is_none() && !config.s3_buckets.is_empty()).then(|| {
             std::env::temp_dir().join(format!(

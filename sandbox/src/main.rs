@@ -54,14 +54,14 @@ pub struct EnvironmentArgs {
     /// A customer environment variable for the runtime and the extensions (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     env: Vec<(String, String)>,
-    /// The function timeout in seconds, over the whole invoke phase.
-    #[arg(long, default_value_t = 3.0)]
-    timeout: f64,
-    /// The Init phase limit in seconds.
-    #[arg(long, default_value_t = 10.0)]
-    init_timeout: f64,
-    /// The function's memory size in MB.
-    #[arg(long, default_value_t = 128)]
+    /// The function timeout in seconds, over the whole invoke phase (above 0, at most 900).
+    #[arg(long, default_value = "3", value_parser = parse_seconds)]
+    timeout: Duration,
+    /// The Init phase limit in seconds (above 0, at most 900).
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    init_timeout: Duration,
+    /// The function's memory size in MB (128 to 10240).
+    #[arg(long, default_value_t = 128, value_parser = parse_memory)]
     memory: u32,
     /// The function's name.
     #[arg(long, default_value = "sandbox-function")]
@@ -72,12 +72,12 @@ pub struct EnvironmentArgs {
     /// Listen for the Runtime API on this address instead of an ephemeral loopback port.
     #[arg(long, value_name = "ADDR")]
     runtime_api: Option<std::net::SocketAddr>,
-    /// Shutdown budget with external extensions, in milliseconds.
-    #[arg(long, default_value_t = 2000)]
-    shutdown_ms: u64,
+    /// Shutdown budget with external extensions, in milliseconds (at most 60000).
+    #[arg(long, default_value = "2000", value_parser = parse_shutdown_ms)]
+    shutdown_ms: Duration,
     /// The runtime's share of the shutdown budget after SIGTERM, in milliseconds.
-    #[arg(long, default_value_t = 300)]
-    runtime_shutdown_ms: u64,
+    #[arg(long, default_value = "300", value_parser = parse_shutdown_ms)]
+    runtime_shutdown_ms: Duration,
     /// Serve a local S3 endpoint with this bucket (repeatable); the processes
     /// find it through AWS_ENDPOINT_URL_S3.
     #[arg(long = "s3-bucket", value_name = "NAME")]
@@ -160,6 +160,49 @@ struct ServeArgs {
     sample: EventSourceArgs,
 }
 
+/// Seconds as Lambda takes them: a finite number above 0, at most 900.
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let max = lambda_sandbox::config::MAX_TIMEOUT.as_secs();
+    match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= max as f64 => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!(
+            "{s:?} is not a number of seconds above 0 and at most {max} (Lambda's limit), such as 3 or 0.5"
+        )),
+    }
+}
+
+fn parse_memory(s: &str) -> Result<u32, String> {
+    let range = lambda_sandbox::config::MEMORY_MB;
+    s.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|mb| range.contains(mb))
+        .ok_or_else(|| {
+            format!(
+                "{s:?} is not a memory size Lambda accepts: a whole number of MB from {} to {}",
+                range.start(),
+                range.end()
+            )
+        })
+}
+
+fn parse_shutdown_ms(s: &str) -> Result<Duration, String> {
+    let max = lambda_sandbox::config::MAX_SHUTDOWN_BUDGET;
+    s.trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_millis)
+        .filter(|budget| *budget <= max)
+        .ok_or_else(|| {
+            format!(
+                "{s:?} is not a whole number of milliseconds from 0 to {}",
+                max.as_millis()
+            )
+        })
+}
+
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -177,8 +220,8 @@ impl EnvironmentArgs {
             env: self.env.clone(),
             function_name: self.function_name.clone(),
             memory_mb: self.memory,
-            timeout: Duration::from_secs_f64(self.timeout),
-            init_timeout: Duration::from_secs_f64(self.init_timeout),
+            timeout: self.timeout,
+            init_timeout: self.init_timeout,
             freeze: !self.no_freeze,
             runtime_api: self.runtime_api,
             s3_buckets: self.s3_buckets.clone(),
@@ -187,8 +230,8 @@ impl EnvironmentArgs {
             echo: true,
             ..Config::default()
         };
-        config.shutdown.external = Duration::from_millis(self.shutdown_ms);
-        config.shutdown.runtime = Duration::from_millis(self.runtime_shutdown_ms);
+        config.shutdown.external = self.shutdown_ms;
+        config.shutdown.runtime = self.runtime_shutdown_ms;
         config
     }
 }
