@@ -13,6 +13,15 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// The demo's own folder under `target/`, emptied: each run starts clean.
+fn demo_folder(name: &str) -> std::io::Result<PathBuf> {
+    let dir = workspace().join("target/sandbox-demo").join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(dir)
+}
+
 fn build(packages: &[&str]) -> Result<PathBuf, String> {
     let root = workspace();
     println!(
@@ -39,7 +48,7 @@ fn build(packages: &[&str]) -> Result<PathBuf, String> {
 async fn lifecycle() -> Result<ExitCode, String> {
     let bin = build(&["custom-runtime", "lifecycle-logger"])?;
     let io = |e: std::io::Error| e.to_string();
-    let package = Package::at(workspace().join("target/sandbox-demo/lifecycle")).map_err(io)?;
+    let package = Package::at(demo_folder("lifecycle").map_err(io)?).map_err(io)?;
     package.bootstrap(&bin.join("bootstrap")).map_err(io)?;
     package
         .extension("lifecycle-logger", &bin.join("lifecycle-logger"))
@@ -64,8 +73,7 @@ async fn lifecycle() -> Result<ExitCode, String> {
 async fn s3_log_shipper() -> Result<ExitCode, String> {
     let bin = build(&["custom-runtime", "s3-log-shipper"])?;
     let io = |e: std::io::Error| e.to_string();
-    let package =
-        Package::at(workspace().join("target/sandbox-demo/s3-log-shipper")).map_err(io)?;
+    let package = Package::at(demo_folder("s3-log-shipper").map_err(io)?).map_err(io)?;
     package.bootstrap(&bin.join("bootstrap")).map_err(io)?;
     package
         .extension("s3-log-shipper", &bin.join("s3-log-shipper"))
@@ -127,7 +135,7 @@ fn show_objects(bucket_dir: &Path) -> Result<(), String> {
 async fn appconfig() -> Result<ExitCode, String> {
     let bin = build(&["appconfig-reader"])?;
     let io = |e: std::io::Error| e.to_string();
-    let root = workspace().join("target/sandbox-demo/appconfig");
+    let root = demo_folder("appconfig").map_err(io)?;
     let profile = "DemoExtensionApplication/Production/LoggingLevel";
     println!(
         "\n== appconfig: two functions read their log level through the AppConfig agent; a new version reaches both ==\n"

@@ -29,11 +29,19 @@ impl Package {
         Ok(package)
     }
 
-    /// A package in `root`, emptied first and kept after use.
+    /// A package in `root`, kept after use. `root` must not exist yet, or be
+    /// empty: a package never deletes what it did not create.
     pub fn at(root: impl Into<PathBuf>) -> io::Result<Package> {
         let root = root.into();
-        if root.exists() {
-            fs::remove_dir_all(&root)?;
+        let occupied = fs::read_dir(&root).map(|mut entries| entries.next().is_some());
+        if occupied.unwrap_or(false) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} already exists and is not empty: a package is only made in a new or empty folder (remove it, or choose another)",
+                    root.display()
+                ),
+            ));
         }
         fs::create_dir_all(root.join("task"))?;
         fs::create_dir_all(root.join("layer/extensions"))?;
