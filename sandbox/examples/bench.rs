@@ -94,9 +94,10 @@ async fn run(scenario: &Scenario) {
     })
     .await
     .unwrap();
-    let (addr, _server) = invoke_api::serve(env.clone(), "127.0.0.1:0".parse().unwrap(), None)
+    let server = invoke_api::serve(env.clone(), "127.0.0.1:0".parse().unwrap(), None)
         .await
         .unwrap();
+    let addr = server.addr;
     let mut client = Client::connect(addr, &env.config().function_name).await;
     for _ in 0..WARMUP {
         client.invoke().await;

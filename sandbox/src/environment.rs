@@ -367,6 +367,13 @@ impl Environment {
             .collect()
     }
 
+    /// Ends the invocation in flight at once (its caller gets a
+    /// `Sandbox.Failure` error) and fails any that follow, so that a
+    /// [`Environment::shutdown`] can start without waiting for them.
+    pub fn terminate(&self) {
+        self.core.shared.terminate();
+    }
+
     /// Shuts the environment down with reason `spindown`.
     pub async fn shutdown(&self) {
         let mut instance = self.core.instance.lock().await;

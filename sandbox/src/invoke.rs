@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::environment::{Core, Instance, InvokeRequest, InvokeResult, Status};
 use crate::journal::{round2, span};
 use crate::process::Process;
-use crate::state::{FunctionError, Invocation, Outcome, RuntimeEvent, State};
+use crate::state::{FunctionError, Invocation, Outcome, RuntimeEvent, Shared, State};
 use crate::{init, shutdown};
 
 /// How the phase ended when it did not end well.
@@ -33,6 +33,15 @@ pub(crate) async fn run(
     let shared = &core.shared;
     let config = &shared.config;
     let request_id = Uuid::new_v4().to_string();
+
+    if shared.terminating() {
+        let _ = respond.send(error_result(
+            &request_id,
+            Status::Failure,
+            &terminated_error(&request_id),
+        ));
+        return;
+    }
 
     if !inst.initialized
         && let Err(failure) = init::run(core, inst, init::Phase::Invoke).await
@@ -125,7 +134,7 @@ pub(crate) async fn run(
             if let Some(outcome) = st.invocation.as_ref().and_then(|i| i.outcome.clone()) {
                 return Some(Ok(outcome));
             }
-            fatal(st, &request_id).map(Err)
+            fatal(shared, st, &request_id).map(Err)
         })
         .await;
     let mut respond = Some(respond);
@@ -162,7 +171,7 @@ async fn finish(
             if st.invocation.as_ref()?.runtime_ready.is_some() {
                 return Some(Ok(()));
             }
-            fatal(st, request_id).map(Err)
+            fatal(shared, st, request_id).map(Err)
         })
         .await;
     match runtime_ready {
@@ -183,7 +192,7 @@ async fn finish(
             if st.extensions.iter().filter(|e| e.invoke).all(|e| e.idle) {
                 return Some(Ok(()));
             }
-            fatal(st, request_id).map(Err)
+            fatal(shared, st, request_id).map(Err)
         })
         .await;
     match extensions_ready {
@@ -238,6 +247,8 @@ async fn complete(core: &Core, inst: &mut Instance, request_id: &str, failure: O
     shared.update(|st| st.invocation = None);
     match failure {
         None => inst.freeze(core),
+        // The stop that ended it shuts the environment down next.
+        Some(_) if shared.terminating() => {}
         Some(f) => {
             shared.journal.note(format!(
                 "resetting the environment after {} ({}); the next invoke re-runs Init",
@@ -253,8 +264,14 @@ async fn complete(core: &Core, inst: &mut Instance, request_id: &str, failure: O
     }
 }
 
-/// A crash or a reported extension error ends the invocation.
-fn fatal(st: &State, request_id: &str) -> Option<Failure> {
+/// A crash, a reported extension error or a stop ends the invocation.
+fn fatal(shared: &Shared, st: &State, request_id: &str) -> Option<Failure> {
+    if shared.terminating() {
+        return Some(Failure {
+            status: Status::Failure,
+            error: terminated_error(request_id),
+        });
+    }
     if let Some(exit) = &st.runtime_exit {
         return Some(Failure {
             status: Status::Error,
@@ -271,6 +288,15 @@ fn fatal(st: &State, request_id: &str) -> Option<Failure> {
             format!("RequestId: {request_id} Error: {}", f.message),
         ),
     })
+}
+
+fn terminated_error(request_id: &str) -> FunctionError {
+    FunctionError::platform(
+        "Sandbox.Failure",
+        format!(
+            "RequestId: {request_id} Error: the sandbox was stopped before the invocation could finish"
+        ),
+    )
 }
 
 fn timeout_failure(request_id: &str, timeout: Duration) -> Failure {

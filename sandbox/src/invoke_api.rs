@@ -3,28 +3,94 @@
 //! the AWS SDKs can call the function.
 //!
 //! One environment serves one request at a time, as one Lambda execution
-//! environment does; further requests wait their turn.
+//! environment does; further requests wait their turn. Every refusal has
+//! the Lambda service's shape: a status, an `x-amzn-ErrorType` header and a
+//! JSON body. The server itself is bounded: a cap on open connections and a
+//! deadline for request headers, so one client cannot starve the others.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use http_body_util::{BodyExt, Limited};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore};
 
 use crate::api::header_str;
 use crate::environment::{Environment, InvokeRequest, Status};
 use crate::journal::cloudwatch_text;
 
 /// Synchronous invocations accept at most 6 MB of payload.
-const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
+pub const MAX_SYNC_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+/// Asynchronous (`Event`) invocations accept at most 1 MB.
+pub const MAX_EVENT_PAYLOAD_BYTES: usize = 1024 * 1024;
 /// `X-Amz-Log-Result` carries the last 4 KB of the invocation's log.
 const LOG_TAIL_BYTES: usize = 4096;
+
+/// How much the server takes on at once. Lambda's own front end has no
+/// published figures for these; they are the sandbox's (`[INF]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Open connections; one more is answered 429 and closed.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and how long
+    /// an idle keep-alive connection stays open.
+    pub header_timeout: Duration,
+    /// `Event` invocations waiting to run; one more is answered 429.
+    pub max_queued_events: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            max_queued_events: 100,
+        }
+    }
+}
+
+/// The requests in flight, so that a stop can refuse new ones and wait for
+/// those already taken.
+#[derive(Default)]
+struct Gate {
+    draining: AtomicBool,
+    in_flight: AtomicUsize,
+    queued_events: AtomicUsize,
+    idle: Notify,
+}
+
+/// One request counted in flight until dropped.
+struct Ticket(Arc<Gate>);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl Gate {
+    fn enter(self: &Arc<Self>) -> Option<Ticket> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let ticket = Ticket(self.clone());
+        (!self.draining.load(Ordering::SeqCst)).then_some(ticket)
+    }
+}
 
 #[derive(Clone)]
 struct Front {
@@ -32,139 +98,416 @@ struct Front {
     /// Sent when a request arrives with an empty payload.
     default_event: Option<Bytes>,
     function_name: String,
-    function_arn: String,
     version: String,
+    region: String,
+    account_id: String,
+    limits: Limits,
+    gate: Arc<Gate>,
 }
 
-pub fn router(env: Environment, default_event: Option<Bytes>) -> Router {
-    let config = env.config();
-    let front = Front {
-        default_event,
-        function_name: config.function_name.clone(),
-        function_arn: config.function_arn(),
-        version: config.function_version.clone(),
-        env,
-    };
+/// The Invoke API being served; it stops accepting connections when dropped.
+pub struct InvokeApi {
+    pub addr: SocketAddr,
+    gate: Arc<Gate>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl InvokeApi {
+    /// Answers new invocations with 503 from now on, and waits until those
+    /// already accepted (including queued `Event` invocations) are done.
+    pub async fn drain(&self) {
+        self.gate.draining.store(true, Ordering::SeqCst);
+        loop {
+            let idle = self.gate.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.gate.in_flight.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+impl Drop for InvokeApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn router(front: Front) -> Router {
     Router::new()
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES + 1))
         .with_state(front)
 }
 
-/// Serves the Invoke API on `addr` until the task is dropped. Requests with
-/// an empty payload get `default_event`, when there is one.
+/// Serves the Invoke API on `addr` with the default [`Limits`]. Requests
+/// with an empty payload get `default_event`, when there is one.
 pub async fn serve(
     env: Environment,
     addr: SocketAddr,
     default_event: Option<Bytes>,
-) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    let app = router(env, default_event);
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok((local, task))
+) -> std::io::Result<InvokeApi> {
+    serve_with(env, addr, default_event, Limits::default()).await
 }
 
-/// The Lambda service's error shape.
-fn service_error(status: StatusCode, error_type: &str, message: String) -> Response {
-    (
+/// [`serve`] with other limits.
+pub async fn serve_with(
+    env: Environment,
+    addr: SocketAddr,
+    default_event: Option<Bytes>,
+    limits: Limits,
+) -> std::io::Result<InvokeApi> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let config = env.config();
+    let gate = Arc::new(Gate::default());
+    let front = Front {
+        default_event,
+        function_name: config.function_name.clone(),
+        version: config.function_version.clone(),
+        region: config.region.clone(),
+        account_id: config.account_id.clone(),
+        limits,
+        gate: gate.clone(),
+        env,
+    };
+    let app = router(front);
+    let task = tokio::spawn(accept(listener, app, limits));
+    Ok(InvokeApi {
+        addr: local,
+        gate,
+        task,
+    })
+}
+
+async fn accept(listener: TcpListener, app: Router, limits: Limits) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let socket = match listener.accept().await {
+            Ok((socket, _)) => socket,
+            // Out of file descriptors, most likely: wait for some to close.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Small answers; Nagle would add 40 ms to each.
+        let _ = socket.set_nodelay(true);
+        match slots.clone().try_acquire_owned() {
+            Ok(slot) => {
+                let service = TowerToHyperService::new(app.clone());
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(limits.header_timeout)
+                        .serve_connection(TokioIo::new(socket), service)
+                        .await;
+                    drop(slot);
+                });
+            }
+            Err(_) => {
+                tokio::spawn(refuse_connection(socket, limits.max_connections));
+            }
+        }
+    }
+}
+
+/// The answer to a connection over the cap: Lambda's throttling error, then
+/// the connection is closed.
+async fn refuse_connection(mut socket: TcpStream, max: usize) {
+    let body = json!({
+        "Type": "User",
+        "message": format!(
+            "Rate Exceeded: the sandbox's Invoke API already has {max} open connections; close idle ones or retry later"
+        ),
+    })
+    .to_string();
+    let answer = format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nx-amzn-errortype: TooManyRequestsException\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = socket.write_all(answer.as_bytes()).await;
+        let _ = socket.shutdown().await;
+    })
+    .await;
+}
+
+/// A refusal in the Lambda service's shape: a status, the error's type in
+/// `x-amzn-ErrorType`, and `{"Type","message"}`.
+struct ServiceError {
+    status: StatusCode,
+    error_type: &'static str,
+    message: String,
+}
+
+fn service_error(status: StatusCode, error_type: &'static str, message: String) -> ServiceError {
+    ServiceError {
         status,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
+        error_type,
+        message,
+    }
+}
+
+impl IntoResponse for ServiceError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                (
+                    header::HeaderName::from_static("x-amzn-errortype"),
+                    HeaderValue::from_static(self.error_type),
+                ),
+            ],
+            json!({"Type": "User", "message": self.message}).to_string(),
+        )
+            .into_response()
+    }
+}
+
+impl Front {
+    fn arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            self.region, self.account_id, self.function_name
+        )
+    }
+
+    /// Whether the path names this function: by name, partial ARN
+    /// (`ACCOUNT:function:NAME`) or full ARN, each with an optional
+    /// qualifier, here or in `?Qualifier=`.
+    fn resolve(&self, name: &str, query_qualifier: Option<&str>) -> Result<(), ServiceError> {
+        let parts: Vec<&str> = name.split(':').collect();
+        let (account, region, function, qualifier) = match parts.as_slice() {
+            [function] => (None, None, *function, None),
+            [function, qualifier] => (None, None, *function, Some(*qualifier)),
+            [account, "function", function] => (Some(*account), None, *function, None),
+            [account, "function", function, qualifier] => {
+                (Some(*account), None, *function, Some(*qualifier))
+            }
+            [
+                "arn",
+                "aws",
+                "lambda",
+                region,
+                account,
+                "function",
+                function,
+            ] => (Some(*account), Some(*region), *function, None),
+            [
+                "arn",
+                "aws",
+                "lambda",
+                region,
+                account,
+                "function",
+                function,
+                qualifier,
+            ] => (Some(*account), Some(*region), *function, Some(*qualifier)),
+            _ => {
+                return Err(service_error(
+                    StatusCode::BAD_REQUEST,
+                    "ValidationException",
+                    format!(
+                        "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: use a function name, a partial ARN (ACCOUNT:function:NAME) or a full ARN"
+                    ),
+                ));
+            }
+        };
+        let qualifier = qualifier.or(query_qualifier);
+        let ours = function == self.function_name
+            && account.is_none_or(|a| a == self.account_id)
+            && region.is_none_or(|r| r == self.region)
+            && qualifier.is_none_or(|q| q == "$LATEST" || q == self.version);
+        if ours {
+            return Ok(());
+        }
+        let asked = match qualifier {
+            Some(q) => format!("{name}:{q}"),
+            None => name.to_string(),
+        };
+        Err(service_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!(
+                "Function not found: {asked}. This sandbox runs {} (version {}) in account {} and region {}",
+                self.arn(),
+                self.version,
+                self.account_id,
+                self.region
             ),
-            (
-                header::HeaderName::from_static("x-amzn-errortype"),
-                HeaderValue::from_str(error_type)
-                    .unwrap_or(HeaderValue::from_static("ServiceException")),
-            ),
-        ],
-        json!({"Type": "User", "message": message}).to_string(),
+        ))
+    }
+}
+
+fn too_large(limit: usize) -> ServiceError {
+    service_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLargeException",
+        format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
     )
-        .into_response()
+}
+
+/// The request's payload, refused with 413 as soon as its length shows it
+/// is over `limit`, without buffering more than `limit` bytes.
+async fn read_payload(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ServiceError> {
+    let declared = header_str(headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
+        Err(_) => Err(service_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            "The request body was cut short before its end".into(),
+        )),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+fn invocation_type(headers: &HeaderMap) -> Result<InvocationType, ServiceError> {
+    match header_str(headers, "x-amz-invocation-type").unwrap_or("RequestResponse") {
+        "RequestResponse" => Ok(InvocationType::RequestResponse),
+        "Event" => Ok(InvocationType::Event),
+        "DryRun" => Ok(InvocationType::DryRun),
+        other => Err(service_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            format!("Invalid invocation type {other:?}: use RequestResponse, Event or DryRun"),
+        )),
+    }
+}
+
+fn client_context(headers: &HeaderMap) -> Result<Option<String>, ServiceError> {
+    let Some(encoded) = header_str(headers, "x-amz-client-context") else {
+        return Ok(None);
+    };
+    match STANDARD.decode(encoded) {
+        Ok(decoded) => Ok(Some(String::from_utf8_lossy(&decoded).into_owned())),
+        Err(_) => Err(service_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            "X-Amz-Client-Context must be base64-encoded JSON".into(),
+        )),
+    }
+}
+
+fn query_qualifier(uri: &Uri) -> Option<String> {
+    uri.query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Qualifier="))
+        .map(str::to_string)
 }
 
 async fn invoke(
     State(front): State<Front>,
     Path(name): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    // The function may be named plainly, by ARN, or with a qualifier.
-    let unqualified = name
-        .split(':')
-        .rev()
-        .find(|part| !part.is_empty() && *part != front.version)
-        .unwrap_or("");
-    if name != front.function_name
-        && name != front.function_arn
-        && unqualified != front.function_name
-    {
+    let Some(ticket) = front.gate.enter() else {
         return service_error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFoundException",
-            format!(
-                "Function not found: {name}. This sandbox runs {} ({})",
-                front.function_name, front.function_arn
-            ),
-        );
-    }
-    if body.len() > MAX_REQUEST_BYTES {
-        return service_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestTooLargeException",
-            format!(
-                "Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
-            ),
-        );
-    }
-    let client_context = match header_str(&headers, "x-amz-client-context") {
-        None => None,
-        Some(encoded) => match STANDARD.decode(encoded) {
-            Ok(decoded) => Some(String::from_utf8_lossy(&decoded).into_owned()),
-            Err(_) => {
-                return service_error(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidRequestContentException",
-                    "X-Amz-Client-Context must be base64-encoded JSON".into(),
-                );
-            }
-        },
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceException",
+            "The sandbox is shutting down: it finishes the invocations it has and takes no new ones".into(),
+        )
+        .into_response();
     };
+    match accept_invocation(&front, &name, &uri, &headers, body).await {
+        Ok((InvocationType::RequestResponse, request)) => {
+            let tail = header_str(&headers, "x-amz-log-type") == Some("Tail");
+            invoke_sync(&front, request, tail).await
+        }
+        Ok((InvocationType::Event, request)) => queue_event(&front, request, ticket),
+        Ok((InvocationType::DryRun, _)) => StatusCode::NO_CONTENT.into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// Checks everything Lambda checks before it runs anything.
+async fn accept_invocation(
+    front: &Front,
+    name: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(InvocationType, InvokeRequest), ServiceError> {
+    front.resolve(name, query_qualifier(uri).as_deref())?;
+    let kind = invocation_type(headers)?;
+    let limit = match kind {
+        InvocationType::Event => MAX_EVENT_PAYLOAD_BYTES,
+        _ => MAX_SYNC_PAYLOAD_BYTES,
+    };
+    let body = read_payload(headers, body, limit).await?;
+    let client_context = client_context(headers)?;
+    if !body.is_empty()
+        && let Err(err) = serde_json::from_slice::<serde::de::IgnoredAny>(&body)
+    {
+        return Err(service_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            format!("Could not parse request body into json: {err}"),
+        ));
+    }
     let payload = match &front.default_event {
         Some(event) if body.is_empty() => event.clone(),
         _ => body,
     };
-    let request = InvokeRequest {
-        payload,
-        content_type: None,
-        client_context,
-        cognito_identity: None,
-    };
-    match header_str(&headers, "x-amz-invocation-type").unwrap_or("RequestResponse") {
-        "RequestResponse" => {}
-        "Event" => {
-            let env = front.env.clone();
-            tokio::spawn(async move { env.invoke(request).await });
-            return StatusCode::ACCEPTED.into_response();
-        }
-        "DryRun" => return StatusCode::NO_CONTENT.into_response(),
-        other => {
-            return service_error(
-                StatusCode::BAD_REQUEST,
-                "InvalidParameterValueException",
-                format!("Invalid invocation type {other:?}: use RequestResponse, Event or DryRun"),
-            );
-        }
-    }
+    Ok((
+        kind,
+        InvokeRequest {
+            payload,
+            content_type: None,
+            client_context,
+            cognito_identity: None,
+        },
+    ))
+}
 
-    let tail = header_str(&headers, "x-amz-log-type") == Some("Tail");
+/// An `Event` invocation runs in the background; the caller gets 202 at once.
+fn queue_event(front: &Front, request: InvokeRequest, ticket: Ticket) -> Response {
+    let gate = &front.gate;
+    if gate.queued_events.fetch_add(1, Ordering::SeqCst) >= front.limits.max_queued_events {
+        gate.queued_events.fetch_sub(1, Ordering::SeqCst);
+        return service_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsException",
+            format!(
+                "Rate Exceeded: {} asynchronous invocations are already waiting in the sandbox",
+                front.limits.max_queued_events
+            ),
+        )
+        .into_response();
+    }
+    let env = front.env.clone();
+    let gate = gate.clone();
+    tokio::spawn(async move {
+        env.invoke(request).await;
+        gate.queued_events.fetch_sub(1, Ordering::SeqCst);
+        drop(ticket);
+    });
+    StatusCode::ACCEPTED.into_response()
+}
+
+async fn invoke_sync(front: &Front, request: InvokeRequest, tail: bool) -> Response {
     let mark = front.env.journal_len();
     let result = front.env.invoke(request).await;
     let mut response = (StatusCode::OK, result.payload.clone()).into_response();

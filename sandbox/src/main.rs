@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -248,7 +250,7 @@ fn read_event(arg: &str) -> Result<String, String> {
 }
 
 /// Exit status: 0 when every invocation succeeded, 1 when one failed, 2 when
-/// the environment could not start.
+/// the environment could not start, 130 when a signal stopped the run.
 pub async fn run(
     config: Config,
     events: Vec<String>,
@@ -259,6 +261,13 @@ pub async fn run(
     if let (None, Some(dir)) = (&config.s3_dir, &output_dir) {
         config.s3_dir = Some(dir.join("s3"));
     }
+    let mut signals = match Signals::install() {
+        Ok(signals) => signals,
+        Err(err) => {
+            eprintln!("lambda-sandbox: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let env = match Environment::start(config).await {
         Ok(env) => env,
         Err(err) => {
@@ -266,9 +275,27 @@ pub async fn run(
             return ExitCode::from(2);
         }
     };
+    // A first signal lets the invocation in flight finish, a second ends it.
+    let stopping = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (env, stopping) = (env.clone(), stopping.clone());
+        tokio::spawn(async move {
+            let signal = signals.next().await;
+            eprintln!(
+                "lambda-sandbox: {signal}: no further invocations; the one in flight may finish (again to stop at once)"
+            );
+            stopping.store(true, Ordering::SeqCst);
+            let signal = signals.next().await;
+            eprintln!("lambda-sandbox: {signal} again: stopping now");
+            env.terminate();
+        })
+    };
     let mut results = Vec::new();
-    for _ in 0..invocations {
+    'invocations: for _ in 0..invocations {
         for event in &events {
+            if stopping.load(Ordering::SeqCst) {
+                break 'invocations;
+            }
             let result = env
                 .invoke(InvokeRequest {
                     payload: event.clone().into(),
@@ -286,6 +313,8 @@ pub async fn run(
         }
     }
     env.shutdown().await;
+    watcher.abort();
+    let stopped_early = stopping.load(Ordering::SeqCst);
     if let Some(dir) = output_dir {
         if let Err(err) = output::write(&dir, &results, &env.records()) {
             eprintln!("lambda-sandbox: cannot write {}: {err}", dir.display());
@@ -296,7 +325,9 @@ pub async fn run(
             dir.display()
         );
     }
-    if results.iter().all(|r| r.status == Status::Success) {
+    if stopped_early {
+        ExitCode::from(130)
+    } else if results.iter().all(|r| r.status == Status::Success) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -330,13 +361,23 @@ fn print_event(args: &EventArgs) -> ExitCode {
     }
 }
 
-/// Serves invocations until Ctrl-C or SIGTERM, then shuts down (spindown).
+/// Serves invocations until Ctrl-C or SIGTERM. The first signal refuses new
+/// invocations (503) and lets those already accepted finish within their
+/// timeout; a second one ends them at once. Then Shutdown (spindown).
 async fn serve(
     config: Config,
     invoke_addr: std::net::SocketAddr,
     default_event: Option<String>,
 ) -> ExitCode {
     let function_name = config.function_name.clone();
+    // Installed before the address is printed: whoever reads it may signal at once.
+    let mut signals = match Signals::install() {
+        Ok(signals) => signals,
+        Err(err) => {
+            eprintln!("lambda-sandbox: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let env = match Environment::start(config).await {
         Ok(env) => env,
         Err(err) => {
@@ -344,31 +385,58 @@ async fn serve(
             return ExitCode::from(2);
         }
     };
-    // Installed before the address is printed: whoever reads it may signal at once.
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate =
-        signal(SignalKind::terminate()).expect("a SIGTERM handler can be installed");
-    let mut interrupt = signal(SignalKind::interrupt()).expect("a SIGINT handler can be installed");
-    let (addr, _server) =
-        match invoke_api::serve(env.clone(), invoke_addr, default_event.map(Into::into)).await {
-            Ok(bound) => bound,
-            Err(err) => {
-                eprintln!(
-                    "lambda-sandbox: cannot listen for the Invoke API on {invoke_addr}: {err}"
-                );
-                env.shutdown().await;
-                return ExitCode::from(2);
-            }
-        };
+    let api = match invoke_api::serve(env.clone(), invoke_addr, default_event.map(Into::into)).await
+    {
+        Ok(api) => api,
+        Err(err) => {
+            eprintln!("lambda-sandbox: cannot listen for the Invoke API on {invoke_addr}: {err}");
+            env.shutdown().await;
+            return ExitCode::from(2);
+        }
+    };
+    let addr = api.addr;
     println!(
-        "         [sandbox] Invoke API on http://{addr}; try:\n           aws lambda invoke --endpoint-url http://{addr} --function-name {function_name} --payload '{{}}' --cli-binary-format raw-in-base64-out --log-type Tail out.json\n         Ctrl-C shuts down."
+        "         [sandbox] Invoke API on http://{addr}; try:\n           aws lambda invoke --endpoint-url http://{addr} --function-name {function_name} --payload '{{}}' out.json\n         (AWS CLI v2 also needs --cli-binary-format raw-in-base64-out for a JSON --payload.) Ctrl-C shuts down."
+    );
+    let signal = signals.next().await;
+    println!(
+        "         [sandbox] {signal}: refusing new invocations, finishing those in flight (again to stop at once)"
     );
     tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
+        () = api.drain() => {}
+        signal = signals.next() => {
+            println!("         [sandbox] {signal} again: ending the invocations in flight");
+            env.terminate();
+            api.drain().await;
+        }
     }
     env.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// SIGINT and SIGTERM, in the order they arrive.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, String> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let handler =
+            |kind, name| signal(kind).map_err(|e| format!("cannot install a {name} handler: {e}"));
+        Ok(Signals {
+            interrupt: handler(SignalKind::interrupt(), "SIGINT")?,
+            terminate: handler(SignalKind::terminate(), "SIGTERM")?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
 }
 
 // One thread serves the APIs and drives the phases; the cores are left to the

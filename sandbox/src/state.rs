@@ -5,6 +5,7 @@
 //! its condition after every change and can never miss one: the waiter is
 //! registered before the condition is read.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -23,6 +24,8 @@ pub struct Shared {
     pub journal: Arc<Journal>,
     state: Mutex<State>,
     changed: Notify,
+    /// Set by a stop that cannot wait: the invocation in flight ends now.
+    terminating: AtomicBool,
 }
 
 #[derive(Default)]
@@ -211,6 +214,7 @@ impl Shared {
             journal,
             state: Mutex::new(State::default()),
             changed: Notify::new(),
+            terminating: AtomicBool::new(false),
         }
     }
 
@@ -255,5 +259,16 @@ impl Shared {
 
     pub fn notify(&self) {
         self.changed.notify_waiters();
+    }
+
+    /// Ends the invocation in flight and refuses the ones that follow, for
+    /// a shutdown that cannot wait for them.
+    pub fn terminate(&self) {
+        self.terminating.store(true, Ordering::SeqCst);
+        self.notify();
+    }
+
+    pub fn terminating(&self) -> bool {
+        self.terminating.load(Ordering::SeqCst)
     }
 }

@@ -226,3 +226,86 @@ fn run_keeps_the_s3_objects_in_the_output_folder() {
         "--output without --s3-dir keeps the objects in OUTPUT/s3"
     );
 }
+
+#[test]
+fn numbers_outside_lambdas_limits_are_refused_with_what_is_accepted() {
+    for (flag, value, accepted) in [
+        ("--timeout", "inf", "above 0 and at most 900"),
+        ("--timeout=-1", "", "above 0 and at most 900"),
+        ("--timeout", "NaN", "above 0 and at most 900"),
+        ("--timeout", "901", "above 0 and at most 900"),
+        ("--timeout", "0", "above 0 and at most 900"),
+        ("--init-timeout", "1e400", "above 0 and at most 900"),
+        ("--memory", "64", "from 128 to 10240"),
+        ("--memory", "10241", "from 128 to 10240"),
+        ("--shutdown-ms=-5", "", "from 0 to 60000"),
+        ("--shutdown-ms", "3600000", "from 0 to 60000"),
+    ] {
+        let mut command = sandbox();
+        command.args(["run", "--task-root", "/tmp", flag]);
+        if !value.is_empty() {
+            command.arg(value);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(accepted), "{flag} {value}: {stderr}");
+    }
+    let output = sandbox()
+        .args(["run", "--task-root", "/tmp", "--shutdown-ms", "100"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the runtime's share of the Shutdown budget (300 ms) is larger than the budget (100 ms)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ctrl_c_during_run_finishes_the_invocation_then_shuts_down() {
+    use std::io::{BufRead, BufReader};
+    let package = Package::temporary("cli-signal").unwrap();
+    package
+        .bootstrap(&support::fixture("echo_function"))
+        .unwrap();
+    let out = package.root().join("out");
+    let mut child = sandbox()
+        .args(["run", "--task-root"])
+        .arg(package.task_root())
+        .args([
+            "--event",
+            r#"{"sleepMs":800}"#,
+            "--invocations",
+            "5",
+            "--output",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("START RequestId") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "no START line");
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    // The invocation in flight finished and was written; no other started.
+    let responses = support::read_ndjson(&out.join("responses.ndjson"));
+    assert_eq!(responses.len(), 1, "{rest}");
+    assert_eq!(responses[0]["status"], "success");
+    assert!(rest.contains("environment shut down"), "{rest}");
+}
