@@ -20,6 +20,9 @@ use crate::records::Batch;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Below this much time before a flush deadline, another upload attempt
+/// could not finish: stop there and report what is left.
+const LAST_ATTEMPT_ROOM: Duration = Duration::from_millis(10);
 
 enum Message {
     Batch(Batch, OwnedSemaphorePermit),
@@ -165,9 +168,13 @@ impl Shipper {
     }
 
     /// Uploads the sealed objects in order. With a deadline, failures are
-    /// retried with backoff until it passes; without one, the first failure
-    /// ends the round. Records of a failed object stay for the next round.
+    /// retried until just before it: the backoff starts again at its first
+    /// step and never waits past half the time left, so an S3 that comes
+    /// back late in a SHUTDOWN still gets the records. Without one, the
+    /// first failure ends the round. Records of a failed object stay for
+    /// the next round.
     async fn upload(&mut self, s3: &shared::s3::Client, deadline: Option<Instant>) {
+        let mut retry_in = FIRST_BACKOFF;
         while let Some(object) = self.pending.next_sealed() {
             let attempt = put(s3, &self.bucket, object);
             let result = match deadline {
@@ -194,6 +201,7 @@ impl Shipper {
                         );
                     }
                     self.failures = 0;
+                    retry_in = FIRST_BACKOFF;
                 }
                 Err(error) => {
                     self.failures += 1;
@@ -205,12 +213,13 @@ impl Shipper {
                         "upload to s3://{}/{} failed (attempt {}): {error}; its {} records are kept and retried",
                         self.bucket, object.key, self.failures, object.records
                     );
-                    match deadline {
-                        Some(deadline) if self.retry_at < deadline => {
-                            tokio::time::sleep_until(self.retry_at).await;
-                        }
-                        _ => return,
+                    let Some(deadline) = deadline else { return };
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left < LAST_ATTEMPT_ROOM {
+                        return;
                     }
+                    tokio::time::sleep(retry_in.min(left / 2)).await;
+                    retry_in = (retry_in * 2).min(MAX_BACKOFF);
                 }
             }
         }

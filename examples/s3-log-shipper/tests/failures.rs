@@ -80,6 +80,66 @@ async fn records_wait_while_s3_is_down_and_arrive_once_it_is_back() {
 }
 
 #[tokio::test]
+async fn records_reach_s3_that_comes_back_during_shutdown() {
+    let port = free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let (_package, config) = setup(&[
+        ("AWS_ENDPOINT_URL_S3", &endpoint),
+        ("SHIPPER_FLUSH_INTERVAL_MS", "0"),
+        ("SHIPPER_FLUSH_TIMEOUT_MS", "300"),
+    ]);
+    let env = Environment::start(config.clone()).await.unwrap();
+    // Eight invokes with S3 unreachable: enough failures that the
+    // shipper's backoff (3.2 to 5 s) is longer than the SHUTDOWN budget.
+    let ids = invoke_lines(&env, 8, LINES).await;
+    assert!(records(&config).is_empty(), "nothing can be uploaded yet");
+    // S3 comes back 300 ms after the shipper's first failed upload of its
+    // SHUTDOWN flush, with most of the budget still left.
+    let mark = env.journal_len();
+    let shutting_down = tokio::spawn({
+        let env = env.clone();
+        async move { env.shutdown().await }
+    });
+    let failed_in_shutdown = || {
+        env.records_from(mark).iter().any(|r| {
+            r.kind == "extension"
+                && r.record
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("failed (attempt")
+        })
+    };
+    let waiting = std::time::Instant::now();
+    while !failed_in_shutdown() {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(3),
+            "no upload attempt in SHUTDOWN"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _s3 = proxy(port, s3_addr(&env), Duration::ZERO).await;
+    shutting_down.await.unwrap();
+
+    let records = records(&config);
+    assert_eq!(
+        sorted(numbered_lines(&records)),
+        sorted(expected_lines(&ids, LINES)),
+        "every record reached S3: {:?}",
+        extension_lines(&env)
+    );
+    let lines = extension_lines(&env);
+    assert!(
+        !lines.iter().any(|l| l.contains("are lost")),
+        "nothing reported lost: {lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("S3 accepts uploads again")),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_slow_s3_does_not_hold_invokes_past_the_flush_timeout() {
     let port = free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
