@@ -68,6 +68,10 @@ pub struct Config {
     /// `maxBytes` before records are dropped (and reported). Lambda only says
     /// the buffer is proportional to the buffering settings.
     pub stream_buffer_factor: usize,
+    /// How long a Logs or Telemetry delivery may go unanswered (frozen time
+    /// not counted) before its batch is dropped and reported in
+    /// `platform.logsDropped`. Lambda documents no figure.
+    pub delivery_timeout: Duration,
     /// Buckets of the local S3 endpoint; it runs only when some are named.
     pub s3_buckets: Vec<String>,
     /// Where the local S3 endpoint keeps objects, as `DIR/<bucket>/<key>`
@@ -127,6 +131,7 @@ impl Default for Config {
             shutdown: ShutdownBudgets::default(),
             streaming_response_limit: 20 * 1024 * 1024,
             stream_buffer_factor: 4,
+            delivery_timeout: Duration::from_secs(5),
             s3_buckets: Vec::new(),
             s3_dir: None,
             appconfig: Vec::new(),

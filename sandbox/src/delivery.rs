@@ -1,11 +1,12 @@
 //! Delivering the Logs and Telemetry streams to one subscriber (reference §5,
 //! §6): a bounded buffer, batches cut by `maxItems`, `maxBytes` and
-//! `timeoutMs`, one batch in flight, retries with capped backoff, drops
+//! `timeoutMs`, one batch in flight, retries with capped backoff for a
+//! listener that refuses, a deadline for one that does not answer, drops
 //! counted and reported with `platform.logsDropped`, never silently.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::journal::{Journal, Record, timestamp};
 
@@ -80,8 +81,31 @@ struct Buffer {
     bytes: usize,
     /// When the oldest buffered record arrived: `timeoutMs` counts from it.
     oldest: Option<Instant>,
+    /// Dropped and not yet told to the subscriber (in-band logsDropped).
     dropped_records: u64,
     dropped_bytes: u64,
+    /// The part of those already reported in the journal.
+    journaled_records: u64,
+    journaled_bytes: u64,
+}
+
+/// A batch on its way: the lines to send, and how many of them are records
+/// taken from the buffer (a `platform.logsDropped` line may lead them).
+struct Batch {
+    lines: Vec<String>,
+    records: usize,
+    bytes: usize,
+}
+
+/// How one delivery attempt ended.
+enum Attempt {
+    Delivered,
+    /// Refused or unreachable: worth another try.
+    Failed,
+    /// No answer within the delivery timeout.
+    TimedOut,
+    /// The subscriber was stopped meanwhile.
+    Stopped,
 }
 
 /// One subscriber: its buffer and its delivery task's controls.
@@ -92,11 +116,26 @@ pub struct Subscriber {
     /// and later, with the function's log format set to JSON).
     json_lines: bool,
     capacity_bytes: usize,
+    /// How long one delivery may go unanswered, frozen time not counted.
+    delivery_timeout: Duration,
+    /// Whether the environment's processes are frozen: a frozen listener
+    /// cannot answer, so its clock stops.
+    frozen: watch::Receiver<bool>,
     buffer: Mutex<Buffer>,
     changed: Notify,
-    flush: AtomicBool,
+    /// Wakes a delivery in progress when the subscriber is stopped.
+    stopping: Notify,
+    /// Records accepted before this count go out now, whatever the
+    /// batching settings.
+    flush_mark: AtomicU64,
     stopped: AtomicBool,
-    in_flight: AtomicBool,
+    /// Records taken into the buffer, and records that have left it
+    /// (delivered, or dropped and counted): a flush waits for the second
+    /// to reach what the first was when it began.
+    accepted: AtomicU64,
+    settled: AtomicU64,
+    /// Records of the batch being delivered.
+    in_flight: AtomicUsize,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -109,27 +148,37 @@ impl std::fmt::Debug for Subscriber {
     }
 }
 
+/// How a subscriber is delivered to, beside what it asked for.
+pub struct DeliverySettings {
+    /// The function's log format is JSON.
+    pub json_format: bool,
+    /// The buffer holds this many times `maxBytes`.
+    pub buffer_factor: usize,
+    pub delivery_timeout: Duration,
+    pub frozen: watch::Receiver<bool>,
+}
+
 impl Subscriber {
-    pub fn new(
-        extension: String,
-        subscription: Subscription,
-        json_format: bool,
-        buffer_factor: usize,
-    ) -> Self {
+    pub fn new(extension: String, subscription: Subscription, settings: DeliverySettings) -> Self {
         let json_lines = subscription.api == Api::Telemetry
-            && json_format
+            && settings.json_format
             && subscription.schema_version.as_str() >= "2022-12-13";
-        let capacity_bytes = subscription.buffering.max_bytes * buffer_factor.max(1);
+        let capacity_bytes = subscription.buffering.max_bytes * settings.buffer_factor.max(1);
         Subscriber {
             extension,
             subscription,
             json_lines,
             capacity_bytes,
+            delivery_timeout: settings.delivery_timeout,
+            frozen: settings.frozen,
             buffer: Mutex::new(Buffer::default()),
             changed: Notify::new(),
-            flush: AtomicBool::new(false),
+            stopping: Notify::new(),
+            flush_mark: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
-            in_flight: AtomicBool::new(false),
+            accepted: AtomicU64::new(0),
+            settled: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
             task: Mutex::new(None),
         }
     }
@@ -202,46 +251,60 @@ impl Subscriber {
             buffer.bytes += text.len();
             buffer.items.push_back(text);
             buffer.oldest.get_or_insert_with(Instant::now);
+            self.accepted.fetch_add(1, Ordering::SeqCst);
         }
         drop(buffer);
         self.changed.notify_one();
     }
 
-    /// Deliver everything buffered now, whatever the batching settings.
-    pub fn request_flush(&self) {
-        self.flush.store(true, Ordering::SeqCst);
+    /// Delivers everything buffered now, whatever the batching settings;
+    /// returns a mark for [`Subscriber::settled_through`]. What arrives
+    /// after the call goes out in the usual batches.
+    pub fn request_flush(&self) -> u64 {
+        let mark = self.accepted.load(Ordering::SeqCst);
+        self.flush_mark.fetch_max(mark, Ordering::SeqCst);
         self.changed.notify_one();
+        mark
     }
 
-    /// Whether everything offered so far has been delivered.
-    pub fn drained(&self) -> bool {
-        !self.in_flight.load(Ordering::SeqCst) && self.buffer.lock().unwrap().items.is_empty()
+    /// Whether every record accepted before `mark` has been delivered, or
+    /// dropped and counted.
+    pub fn settled_through(&self, mark: u64) -> bool {
+        self.settled.load(Ordering::SeqCst) >= mark
     }
 
-    /// Stops delivery and waits until the task has reported what it could
-    /// not deliver.
-    pub async fn stop(&self) {
+    /// Stops delivery, ending a delivery in progress, and waits until the
+    /// task has reported what it could not deliver.
+    pub async fn stop(&self, journal: &Journal) {
         self.stopped.store(true, Ordering::SeqCst);
         self.changed.notify_one();
+        self.stopping.notify_waiters();
         let task = self.task.lock().unwrap().take();
-        if let Some(task) = task {
-            let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+        if let Some(mut task) = task
+            && tokio::time::timeout(Duration::from_secs(1), &mut task)
+                .await
+                .is_err()
+        {
+            // Only a task that ignores its stop gets here; say what it held.
+            task.abort();
+            let in_flight = self.in_flight.swap(0, Ordering::SeqCst);
+            report_undelivered_to(self, journal, in_flight);
         }
     }
 
     /// The next batch, when one is due: full, old enough, or flushed.
-    fn due_batch(&self) -> Result<Vec<String>, Option<Instant>> {
+    fn due_batch(&self) -> Result<Batch, Option<Instant>> {
         let buffering = self.subscription.buffering;
         let mut buffer = self.buffer.lock().unwrap();
         let Some(oldest) = buffer.oldest else {
-            self.flush.store(false, Ordering::SeqCst);
             return Err(None);
         };
         let due_at = oldest + buffering.timeout;
+        let flushing = self.settled.load(Ordering::SeqCst) < self.flush_mark.load(Ordering::SeqCst);
         let due = buffer.items.len() >= buffering.max_items
             || buffer.bytes >= buffering.max_bytes
             || Instant::now() >= due_at
-            || self.flush.load(Ordering::SeqCst);
+            || flushing;
         if !due {
             return Err(Some(due_at));
         }
@@ -259,8 +322,11 @@ impl Subscriber {
             batch.push(dropped.to_string());
             buffer.dropped_records = 0;
             buffer.dropped_bytes = 0;
+            buffer.journaled_records = 0;
+            buffer.journaled_bytes = 0;
         }
         let mut bytes = 0;
+        let mut records = 0;
         while let Some(next) = buffer.items.front() {
             if !batch.is_empty()
                 && (batch.len() >= buffering.max_items || bytes + next.len() > buffering.max_bytes)
@@ -270,10 +336,46 @@ impl Subscriber {
             bytes += next.len();
             buffer.bytes -= next.len();
             batch.push(buffer.items.pop_front().expect("front exists"));
+            records += 1;
         }
         buffer.oldest = (!buffer.items.is_empty()).then(Instant::now);
-        self.in_flight.store(true, Ordering::SeqCst);
-        Ok(batch)
+        self.in_flight.store(records, Ordering::SeqCst);
+        Ok(Batch {
+            lines: batch,
+            records,
+            bytes,
+        })
+    }
+
+    /// The batch has left the buffer for good.
+    fn settle(&self, batch: &Batch) {
+        self.in_flight.store(0, Ordering::SeqCst);
+        self.settled
+            .fetch_add(batch.records as u64, Ordering::SeqCst);
+    }
+
+    /// Runs one delivery attempt until it ends, the subscriber is stopped,
+    /// or it has gone `delivery_timeout` unanswered while the environment
+    /// was running. A freeze restarts the clock.
+    async fn attempt(&self, send: impl std::future::Future<Output = bool>) -> Attempt {
+        tokio::pin!(send);
+        let mut frozen = self.frozen.clone();
+        let mut watching = true;
+        loop {
+            let stopping = self.stopping.notified();
+            tokio::pin!(stopping);
+            stopping.as_mut().enable();
+            if self.stopped.load(Ordering::SeqCst) {
+                return Attempt::Stopped;
+            }
+            let is_frozen = *frozen.borrow_and_update();
+            tokio::select! {
+                sent = &mut send => return if sent { Attempt::Delivered } else { Attempt::Failed },
+                () = &mut stopping => return Attempt::Stopped,
+                () = tokio::time::sleep(self.delivery_timeout), if !is_frozen => return Attempt::TimedOut,
+                changed = frozen.changed(), if watching => watching = changed.is_ok(),
+            }
+        }
     }
 }
 
@@ -287,7 +389,7 @@ async fn run(subscriber: Arc<Subscriber>, journal: Arc<Journal>) {
             tokio::pin!(notified);
             notified.as_mut().enable();
             if subscriber.stopped.load(Ordering::SeqCst) {
-                return report_undelivered(&subscriber, &journal, 0);
+                return report_undelivered_to(&subscriber, &journal, 0);
             }
             match subscriber.due_batch() {
                 Ok(batch) => break batch,
@@ -299,22 +401,52 @@ async fn run(subscriber: Arc<Subscriber>, journal: Arc<Journal>) {
         };
         let mut backoff = Duration::from_millis(25);
         loop {
-            let sent = match &subscriber.subscription.destination {
-                Destination::Http { port, path } => post(&client, *port, path, &batch).await,
-                Destination::Tcp { port } => write_lines(&mut tcp, *port, &batch).await,
+            let send = async {
+                match &subscriber.subscription.destination {
+                    Destination::Http { port, path } => {
+                        post(&client, *port, path, &batch.lines).await
+                    }
+                    Destination::Tcp { port } => write_lines(&mut tcp, *port, &batch.lines).await,
+                }
             };
-            if sent {
-                break;
+            match subscriber.attempt(send).await {
+                Attempt::Delivered => break,
+                Attempt::Stopped => {
+                    subscriber.in_flight.store(0, Ordering::SeqCst);
+                    return report_undelivered_to(&subscriber, &journal, batch.records);
+                }
+                Attempt::TimedOut => {
+                    // The listener may be working on it still; sending it
+                    // again could deliver it twice. Count it as dropped.
+                    tcp = None;
+                    journal.platform_unshared(
+                        "platform.logsDropped",
+                        json!({
+                            "reason": format!(
+                                "{} subscriber {} did not answer a delivery within {} ms",
+                                subscriber.subscription.api.name(),
+                                subscriber.extension,
+                                subscriber.delivery_timeout.as_millis()
+                            ),
+                            "droppedRecords": batch.records,
+                            "droppedBytes": batch.bytes,
+                        }),
+                    );
+                    let mut buffer = subscriber.buffer.lock().unwrap();
+                    buffer.dropped_records += batch.records as u64;
+                    buffer.dropped_bytes += batch.bytes as u64;
+                    buffer.journaled_records += batch.records as u64;
+                    buffer.journaled_bytes += batch.bytes as u64;
+                    break;
+                }
+                Attempt::Failed => {
+                    // The listener is absent or failing: try again, a little later each time.
+                    let _ = tokio::time::timeout(backoff, subscriber.stopping.notified()).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
             }
-            if subscriber.stopped.load(Ordering::SeqCst) {
-                subscriber.in_flight.store(false, Ordering::SeqCst);
-                return report_undelivered(&subscriber, &journal, batch.len());
-            }
-            // The listener is absent or failing: try again, a little later each time.
-            let _ = tokio::time::timeout(backoff, subscriber.changed.notified()).await;
-            backoff = (backoff * 2).min(Duration::from_secs(1));
         }
-        subscriber.in_flight.store(false, Ordering::SeqCst);
+        subscriber.settle(&batch);
     }
 }
 
@@ -357,14 +489,18 @@ async fn write_lines(connection: &mut Option<TcpStream>, port: u16, batch: &[Str
 }
 
 /// Records still buffered when the subscriber stops are lost to it: say so.
-fn report_undelivered(subscriber: &Subscriber, journal: &Journal, in_flight: usize) {
+fn report_undelivered_to(subscriber: &Subscriber, journal: &Journal, in_flight: usize) {
     // Counted first: the journal must not be entered with the buffer locked.
     let (records, bytes) = {
-        let buffer = subscriber.buffer.lock().unwrap();
-        (
-            buffer.items.len() + in_flight + buffer.dropped_records as usize,
-            buffer.bytes as u64 + buffer.dropped_bytes,
-        )
+        let mut buffer = subscriber.buffer.lock().unwrap();
+        let counted = (
+            buffer.items.len()
+                + in_flight
+                + (buffer.dropped_records - buffer.journaled_records) as usize,
+            buffer.bytes as u64 + buffer.dropped_bytes - buffer.journaled_bytes,
+        );
+        *buffer = Buffer::default();
+        counted
     };
     if records > 0 {
         journal.platform_unshared(

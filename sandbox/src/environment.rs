@@ -133,14 +133,16 @@ impl Instance {
     /// freezes only when there are no pending events.
     pub fn freeze(&mut self, core: &Core) {
         if core.shared.config.freeze && core.queued.load(Ordering::SeqCst) == 0 {
+            core.shared.frozen.send_replace(true);
             self.processes().for_each(Process::freeze);
             self.frozen = true;
         }
     }
 
-    pub fn thaw(&mut self) {
+    pub fn thaw(&mut self, core: &Core) {
         if std::mem::take(&mut self.frozen) {
             self.processes().for_each(Process::thaw);
+            core.shared.frozen.send_replace(false);
         }
     }
 }

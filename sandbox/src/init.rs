@@ -190,18 +190,32 @@ async fn launch_extensions(
         let watcher = shared.clone();
         let exited = name.clone();
         let on_exit = move |status| {
-            watcher.update(|st| {
+            let subscription = watcher.update(|st| {
                 if st.generation != generation {
-                    return;
+                    return None;
                 }
                 st.exited.push(exited.clone());
-                if !st.shutting_down {
-                    st.extension_failure.get_or_insert(ExtensionFailure {
-                        error_type: "Extension.Crash",
-                        message: format!("extension {exited} exited ({})", describe_exit(&status)),
-                    });
+                if st.shutting_down {
+                    // Shutdown stops every subscriber itself, in order.
+                    return None;
                 }
+                st.extension_failure.get_or_insert(ExtensionFailure {
+                    error_type: "Extension.Crash",
+                    message: format!("extension {exited} exited ({})", describe_exit(&status)),
+                });
+                st.extensions
+                    .iter_mut()
+                    .find(|e| e.external && e.name == exited)
+                    .and_then(|e| e.subscription.take())
             });
+            // Nobody listens for a process that is gone: stop delivering to
+            // it (the reset's flush would wait for it), and count what it
+            // still had coming as dropped.
+            if let Some(subscriber) = subscription {
+                watcher.journal.unsubscribe(&subscriber);
+                let journal = watcher.journal.clone();
+                tokio::spawn(async move { subscriber.stop(&journal).await });
+            }
         };
         let cwd = path.parent().unwrap_or(&core.layout.task_root);
         shared.update(|st| st.launch_times.push((name.clone(), Instant::now())));

@@ -71,7 +71,7 @@ pub(crate) async fn run(
         return;
     }
 
-    inst.thaw();
+    inst.thaw(core);
     let started = Instant::now();
     let started_at = Utc::now();
     let deadline = started + config.timeout;

@@ -38,7 +38,7 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
         (st.external_registered(), st.internal_registered())
     });
     // Frozen processes cannot handle signals or events.
-    inst.thaw();
+    inst.thaw(core);
 
     let (budget, runtime_share) = match (external, internal) {
         (false, false) => (budgets.no_extensions, Duration::ZERO),
@@ -130,7 +130,7 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     }
     // What a subscriber still holds now is lost: its delivery task says so.
     for subscriber in shared.journal.unsubscribe_all() {
-        subscriber.stop().await;
+        subscriber.stop(&shared.journal).await;
     }
     inst.runtime = None;
     inst.extensions.clear();
@@ -151,8 +151,17 @@ async fn flush_streams(core: &Core, deadline: Instant) {
     if subscribers.is_empty() {
         return;
     }
-    subscribers.iter().for_each(|s| s.request_flush());
-    while Instant::now() < deadline && !subscribers.iter().all(|s| s.drained()) {
+    // What was buffered when Shutdown began goes out once. A subscriber
+    // that logs every delivery makes new records as it receives them;
+    // those go in the usual batches, so the flush cannot feed itself.
+    let marks: Vec<u64> = subscribers.iter().map(|s| s.request_flush()).collect();
+    let settled = || {
+        subscribers
+            .iter()
+            .zip(&marks)
+            .all(|(s, &mark)| s.settled_through(mark))
+    };
+    while Instant::now() < deadline && !settled() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }

@@ -26,6 +26,8 @@ pub struct Shared {
     changed: Notify,
     /// Set by a stop that cannot wait: the invocation in flight ends now.
     terminating: AtomicBool,
+    /// Whether the processes are frozen, for the stream deliveries.
+    pub frozen: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Default)]
@@ -215,6 +217,7 @@ impl Shared {
             state: Mutex::new(State::default()),
             changed: Notify::new(),
             terminating: AtomicBool::new(false),
+            frozen: tokio::sync::watch::Sender::new(false),
         }
     }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::api::{ApiError, LimitedBody};
 use crate::config::MAX_CONTROL_BODY_BYTES;
-use crate::delivery::{Api, Buffering, Destination, Subscriber, Subscription};
+use crate::delivery::{Api, Buffering, DeliverySettings, Destination, Subscriber, Subscription};
 use crate::extensions_api::identify;
 use crate::state::Shared;
 
@@ -86,13 +86,18 @@ fn subscribe(
     })?;
     if let Some(old) = replaced {
         shared.journal.unsubscribe(&old);
-        tokio::spawn(async move { old.stop().await });
+        let journal = shared.journal.clone();
+        tokio::spawn(async move { old.stop(&journal).await });
     }
     let subscriber = Arc::new(Subscriber::new(
         name.clone(),
         subscription.clone(),
-        json_format,
-        config.stream_buffer_factor,
+        DeliverySettings {
+            json_format,
+            buffer_factor: config.stream_buffer_factor,
+            delivery_timeout: config.delivery_timeout,
+            frozen: shared.frozen.subscribe(),
+        },
     ));
     shared.update(|st| {
         if let Some(ext) = st.extension_mut(&id) {

@@ -300,3 +300,165 @@ async fn subscription_errors() {
     runtime_next.abort();
     env.shutdown().await;
 }
+
+/// A listener that accepts connections and never answers: a subscriber
+/// stuck in its own work, or a process that is not the extension at all.
+async fn stalling_listener() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, task)
+}
+
+/// Records the platform offered the subscriber (platform and function).
+fn offered(records: &[Record]) -> u64 {
+    records
+        .iter()
+        .filter(|r| {
+            r.kind == "function"
+                || (r.kind.starts_with("platform.") && r.kind != "platform.logsDropped")
+        })
+        .count() as u64
+}
+
+fn dropped_count(records: &[Record]) -> u64 {
+    dropped(records)
+        .iter()
+        .map(|r| r.record["droppedRecords"].as_u64().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_subscriber_that_never_answers_has_its_batches_counted_as_dropped() {
+    let (port, _listener) = stalling_listener().await;
+    let port = port.to_string();
+    let (_package, mut config, _out) = python_subscriber("py-stall", &[("DEST_PORT", &port)]);
+    config.delivery_timeout = Duration::from_millis(300);
+    // A frozen environment's deliveries wait for the thaw; stay thawed.
+    config.freeze = false;
+    let env = Environment::start(config).await.unwrap();
+    invoke_all(&env, &[json!({"lines": 5}), json!({"lines": 5})]).await;
+    // Each batch is given up after the delivery timeout and said so.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !dropped(&env.records()).iter().any(|r| {
+        r.record["reason"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer a delivery within 300 ms")
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no logsDropped for the stalled batch"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    env.shutdown().await;
+    let records = env.records();
+    assert_eq!(
+        dropped_count(&records),
+        offered(&records),
+        "every record offered to the subscriber is counted as dropped"
+    );
+}
+
+#[tokio::test]
+async fn a_subscriber_that_never_answers_does_not_hold_shutdown_past_its_budget() {
+    let (port, _listener) = stalling_listener().await;
+    let port = port.to_string();
+    // The default delivery timeout (5 s) is longer than the whole budget.
+    let (_package, config, _out) = python_subscriber("py-stall-shutdown", &[("DEST_PORT", &port)]);
+    let env = Environment::start(config).await.unwrap();
+    invoke_all(&env, &[json!({"lines": 5})]).await;
+    let started = std::time::Instant::now();
+    env.shutdown().await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2500), "Shutdown took {took:?}");
+    let records = env.records();
+    assert_eq!(
+        dropped_count(&records),
+        offered(&records),
+        "{:#?}",
+        dropped(&records)
+    );
+}
+
+#[tokio::test]
+async fn a_subscriber_that_logs_every_delivery_does_not_hold_shutdown() {
+    // Each delivery makes an extension log line, which is itself a record
+    // for this subscriber: a flush that waited for an empty buffer would
+    // feed itself until its deadline.
+    let (_package, config, out) = python_subscriber(
+        "py-chatty",
+        &[("CHATTY", "1"), ("TYPES", "platform,function,extension")],
+    );
+    let env = Environment::start(config).await.unwrap();
+    invoke_all(&env, &[json!({"lines": 3}), json!({"lines": 3})]).await;
+    let started = std::time::Instant::now();
+    env.shutdown().await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(500), "Shutdown took {took:?}");
+    let received = support::read_ndjson(&out);
+    assert_eq!(
+        received
+            .iter()
+            .filter(|r| r["type"] == "platform.report")
+            .count(),
+        2,
+        "the last report was flushed before SHUTDOWN"
+    );
+    let chatter = env
+        .records()
+        .iter()
+        .filter(|r| r.kind == "extension" && r.record.as_str().unwrap().contains("POST /"))
+        .count();
+    assert!(chatter > 0, "the subscriber logged its deliveries");
+}
+
+#[tokio::test]
+async fn a_subscriber_whose_extension_died_is_not_waited_for() {
+    // The extension subscribes, then exits on its first INVOKE: a crash,
+    // and a reset whose flush must not wait for a listener that is gone.
+    let script = r#"#!/bin/sh
+api="http://$AWS_LAMBDA_RUNTIME_API"
+id=$(curl -s -D - -o /dev/null -X POST "$api/2020-01-01/extension/register" \
+  -H 'Lambda-Extension-Name: dying.sh' -d '{"events":["INVOKE","SHUTDOWN"]}' \
+  | tr -d '\r' | awk -F': ' 'tolower($1)=="lambda-extension-identifier"{print $2}')
+curl -s -X PUT "$api/2022-07-01/telemetry" -H "Lambda-Extension-Identifier: $id" \
+  -d '{"schemaVersion":"2022-12-13","types":["platform","function"],"buffering":{"timeoutMs":25},"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:1"}}' >/dev/null
+curl -s "$api/2020-01-01/extension/event/next" -H "Lambda-Extension-Identifier: $id" >/dev/null
+exit 0
+"#;
+    let package = Package::temporary("dead-subscriber").unwrap();
+    package.bootstrap(&fixture("echo_function")).unwrap();
+    package.extension_script("dying.sh", script).unwrap();
+    let env = Environment::start(package.config()).await.unwrap();
+    env.invoke(InvokeRequest::json(&json!({}))).await;
+    let started = std::time::Instant::now();
+    env.wait_idle().await;
+    let took = started.elapsed();
+    let report = env
+        .records()
+        .into_iter()
+        .find(|r| r.kind == "platform.report")
+        .unwrap();
+    assert_eq!(report.record["errorType"], "Extension.Crash", "{report:?}");
+    assert!(
+        took < Duration::from_millis(700),
+        "the reset waited {took:?} for a subscriber whose extension is gone"
+    );
+    env.shutdown().await;
+    let records = env.records();
+    assert!(
+        dropped(&records).iter().any(|r| r.record["reason"]
+            .as_str()
+            .unwrap()
+            .contains("dying.sh stopped")),
+        "what it had coming is counted: {:#?}",
+        dropped(&records)
+    );
+}

@@ -3,7 +3,10 @@
 only, as an extension in another language would be. Environment:
 STREAM_API (logs|telemetry), PROTOCOL (HTTP|TCP), OUT (received records
 are appended to it as NDJSON), FAIL_FIRST (answer 500 to that many batches),
-DELAY_MS (time spent on each batch)."""
+DELAY_MS (time spent on each batch), DEST_PORT (subscribe with a listener
+on that port instead of its own), CHATTY (log every request it receives,
+as http.server does by default), TYPES (what to subscribe to, default
+platform,function)."""
 import http.server
 import json
 import os
@@ -45,7 +48,8 @@ class Batches(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
     def log_message(self, *args):
-        pass
+        if os.environ.get("CHATTY"):
+            super().log_message(*args)
 
 
 class Lines(socketserver.StreamRequestHandler):
@@ -64,16 +68,19 @@ headers, _ = call("POST", "/2020-01-01/extension/register", json.dumps({"events"
                   {"Lambda-Extension-Name": NAME})
 identifier = headers["Lambda-Extension-Identifier"]
 
-server_class = socketserver.ThreadingTCPServer if PROTOCOL == "TCP" else http.server.ThreadingHTTPServer
-server_class.allow_reuse_address = True
-# Any free port: the subscription tells the platform which one.
-server = server_class(("127.0.0.1", 0), Lines if PROTOCOL == "TCP" else Batches)
-PORT = server.server_address[1]
-threading.Thread(target=server.serve_forever, daemon=True).start()
+if os.environ.get("DEST_PORT"):
+    PORT = int(os.environ["DEST_PORT"])
+else:
+    server_class = socketserver.ThreadingTCPServer if PROTOCOL == "TCP" else http.server.ThreadingHTTPServer
+    server_class.allow_reuse_address = True
+    # Any free port: the subscription tells the platform which one.
+    server = server_class(("127.0.0.1", 0), Lines if PROTOCOL == "TCP" else Batches)
+    PORT = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
 
 scheme = "tcp" if PROTOCOL == "TCP" else "http"
 subscription = {
-    "types": ["platform", "function"],
+    "types": os.environ.get("TYPES", "platform,function").split(","),
     "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
     "destination": {"protocol": PROTOCOL, "URI": f"{scheme}://sandbox.localdomain:{PORT}"},
 }
