@@ -82,7 +82,20 @@ pub struct Config {
     pub appconfig: Vec<crate::appconfig_agent::Profile>,
     /// Print the timeline and every log line as they happen.
     pub echo: bool,
+    /// Keep only the newest records, up to about this many bytes, in memory
+    /// (all of them when `None`, for tests and short runs). `serve` and
+    /// `run` set a limit so that memory stays flat however long they run.
+    pub journal_memory: Option<usize>,
+    /// Also append every record to this file as NDJSON as it is emitted.
+    pub journal_file: Option<PathBuf>,
+    /// A log line longer than this is delivered as several records of at
+    /// most this many bytes. Lambda's log events are capped at 256 KB;
+    /// how it cuts a longer line is not documented.
+    pub max_log_line_bytes: usize,
 }
+
+/// The journal's memory limit for the command line.
+pub const CLI_JOURNAL_MEMORY: usize = 16 * 1024 * 1024;
 
 /// How long Shutdown may take, by what is registered (reference §4.4).
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +149,9 @@ impl Default for Config {
             s3_dir: None,
             appconfig: Vec::new(),
             echo: false,
+            journal_memory: None,
+            journal_file: None,
+            max_log_line_bytes: 256 * 1024,
         }
     }
 }
@@ -157,6 +173,12 @@ impl Config {
         };
         within("the function timeout", self.timeout, MAX_TIMEOUT)?;
         within("the Init timeout", self.init_timeout, MAX_TIMEOUT)?;
+        if self.max_log_line_bytes < 1024 {
+            return Err(format!(
+                "the log line limit is {} bytes: it must be at least 1024",
+                self.max_log_line_bytes
+            ));
+        }
         if !MEMORY_MB.contains(&self.memory_mb) {
             return Err(format!(
                 "the memory size is {} MB: Lambda accepts {} to {} MB",

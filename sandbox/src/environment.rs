@@ -26,7 +26,7 @@ use tokio::sync::{Mutex, oneshot};
 
 use crate::appconfig_agent::{self, AppConfigAgent};
 use crate::config::Config;
-use crate::journal::{Journal, Record};
+use crate::journal::{Journal, Record, Retention};
 use crate::layers::{Layout, PackagingError};
 use crate::process::Process;
 use crate::s3_endpoint::{self, S3Endpoint};
@@ -49,6 +49,11 @@ pub enum StartError {
     S3(std::io::Error),
     #[error("cannot start the local AppConfig agent: {0}")]
     AppConfig(String),
+    #[error("cannot write the records to {}: {source}", path.display())]
+    JournalFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// One invocation, as a caller sends it.
@@ -214,7 +219,21 @@ impl Environment {
                 )
             }))
             .collect();
-        let journal = Arc::new(Journal::new(config.echo));
+        let journal = Journal::with_retention(
+            config.echo,
+            Retention {
+                max_bytes: config.journal_memory,
+            },
+        );
+        if let Some(path) = &config.journal_file {
+            journal
+                .write_to(path)
+                .map_err(|source| StartError::JournalFile {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        let journal = Arc::new(journal);
         let requested = config.runtime_api;
         let shared = Arc::new(Shared::new(Arc::new(config), journal));
         let (runtime_api, server) =
@@ -380,6 +399,9 @@ impl Environment {
     pub async fn shutdown(&self) {
         let mut instance = self.core.instance.lock().await;
         shutdown::run(&self.core, &mut instance, shutdown::Reason::Spindown).await;
+        if let Err(err) = self.core.shared.journal.flush_file() {
+            eprintln!("lambda-sandbox: the records file is incomplete: {err}");
+        }
     }
 }
 

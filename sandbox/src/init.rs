@@ -225,6 +225,7 @@ async fn launch_extensions(
             &env,
             Source::Extension(name.clone()),
             shared.journal.clone(),
+            shared.config.max_log_line_bytes,
             on_exit,
         )
         .await
@@ -279,6 +280,7 @@ async fn launch_runtime(
         &env,
         Source::Function,
         shared.journal.clone(),
+        shared.config.max_log_line_bytes,
         on_exit,
     )
     .await

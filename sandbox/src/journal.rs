@@ -5,8 +5,16 @@
 //! Telemetry streams will deliver. With `echo` on it also prints a readable
 //! timeline: the sandbox's own narration, each log line prefixed with the
 //! process that wrote it, and CloudWatch-style START/END/REPORT lines.
+//!
+//! A long-running environment (`serve`) cannot keep every record: with a
+//! memory limit the journal keeps the newest records up to that many bytes
+//! and lets older ones go, and it can append every record to a file as it
+//! is emitted, so nothing is lost to the reader of that file.
 
-use std::io::Write;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -41,8 +49,34 @@ pub enum Source {
     Extension(String),
 }
 
+/// What a journal keeps, and where else it writes.
+#[derive(Debug, Clone, Default)]
+pub struct Retention {
+    /// Keep the newest records up to about this many bytes; all when `None`.
+    pub max_bytes: Option<usize>,
+}
+
+/// The records kept in memory: the newest ones, numbered from `first`.
+#[derive(Default)]
+struct Kept {
+    records: VecDeque<(Record, usize)>,
+    /// The number of the oldest record kept: records before it were let go.
+    first: usize,
+    bytes: usize,
+}
+
+impl Kept {
+    /// How many records there have been.
+    fn total(&self) -> usize {
+        self.first + self.records.len()
+    }
+}
+
 pub struct Journal {
-    records: Mutex<Vec<Record>>,
+    kept: Mutex<Kept>,
+    retention: Retention,
+    /// Every record as an NDJSON line, when a file was given.
+    file: Mutex<Option<BufWriter<File>>>,
     /// Where the current Init began: Init's records are replayed to late subscribers.
     init_mark: Mutex<usize>,
     /// The Logs and Telemetry subscribers, fed every new record.
@@ -53,12 +87,33 @@ pub struct Journal {
 
 impl Journal {
     pub fn new(echo: bool) -> Self {
+        Self::with_retention(echo, Retention::default())
+    }
+
+    pub fn with_retention(echo: bool, retention: Retention) -> Self {
         Journal {
-            records: Mutex::new(Vec::new()),
+            kept: Mutex::new(Kept::default()),
+            retention,
+            file: Mutex::new(None),
             init_mark: Mutex::new(0),
             subscribers: Mutex::new(Vec::new()),
             echo,
             started: Instant::now(),
+        }
+    }
+
+    /// Appends every record from now on to `path`, one JSON line each.
+    pub fn write_to(&self, path: &Path) -> std::io::Result<()> {
+        let file = File::create(path)?;
+        *self.file.lock().unwrap() = Some(BufWriter::new(file));
+        Ok(())
+    }
+
+    /// Writes out what the file buffer holds.
+    pub fn flush_file(&self) -> std::io::Result<()> {
+        match self.file.lock().unwrap().as_mut() {
+            Some(file) => file.flush(),
+            None => Ok(()),
         }
     }
 
@@ -82,9 +137,10 @@ impl Journal {
     /// Adds a subscriber; it first gets the records of the current Init, as
     /// Lambda replays them to extensions that subscribe during Init.
     pub fn subscribe(&self, subscriber: Arc<Subscriber>) {
-        let records = self.records.lock().unwrap();
+        let kept = self.kept.lock().unwrap();
         let mark = *self.init_mark.lock().unwrap();
-        for record in records.get(mark..).unwrap_or_default() {
+        let skip = mark.saturating_sub(kept.first);
+        for (record, _) in kept.records.iter().skip(skip) {
             subscriber.offer(record);
         }
         self.subscribers.lock().unwrap().push(subscriber);
@@ -123,34 +179,36 @@ impl Journal {
         }
     }
 
-    /// A copy of every record so far.
+    /// A copy of every record kept (all of them, unless a memory limit
+    /// let the oldest go).
     pub fn records(&self) -> Vec<Record> {
-        self.records.lock().unwrap().clone()
+        self.records_from(0)
     }
 
-    /// How many records there are; a mark for [`Journal::records_from`].
+    /// How many records there have been; a mark for [`Journal::records_from`].
     pub fn len(&self) -> usize {
-        self.records.lock().unwrap().len()
+        self.kept.lock().unwrap().total()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The records emitted since `mark`.
+    /// The records emitted since `mark` that are still kept.
     pub fn records_from(&self, mark: usize) -> Vec<Record> {
-        self.records
-            .lock()
-            .unwrap()
-            .get(mark..)
-            .unwrap_or_default()
-            .to_vec()
+        let kept = self.kept.lock().unwrap();
+        let skip = mark.saturating_sub(kept.first);
+        kept.records
+            .iter()
+            .skip(skip)
+            .map(|(record, _)| record.clone())
+            .collect()
     }
 
     fn push(&self, kind: &str, record: Value, printed: Option<String>, shared: bool) {
-        let mut records = self.records.lock().unwrap();
+        let mut kept = self.kept.lock().unwrap();
         if kind == "platform.initStart" {
-            *self.init_mark.lock().unwrap() = records.len();
+            *self.init_mark.lock().unwrap() = kept.total();
         }
         let record = Record {
             time: Utc::now(),
@@ -162,7 +220,22 @@ impl Journal {
                 subscriber.offer(&record);
             }
         }
-        records.push(record);
+        if let Some(file) = self.file.lock().unwrap().as_mut()
+            && let Ok(line) = serde_json::to_string(&record)
+        {
+            // A full disk must not stop the environment; the memory copy stays.
+            let _ = writeln!(file, "{line}");
+        }
+        let size = approximate_size(&record);
+        kept.bytes += size;
+        kept.records.push_back((record, size));
+        if let Some(max) = self.retention.max_bytes {
+            while kept.bytes > max && kept.records.len() > 1 {
+                let (_, size) = kept.records.pop_front().expect("more than one");
+                kept.bytes -= size;
+                kept.first += 1;
+            }
+        }
         // Printing under the lock keeps the timeline in the journal's order.
         if let Some(line) = printed {
             self.print(&line);
@@ -174,6 +247,16 @@ impl Journal {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{elapsed:>8.3}s {line}");
     }
+}
+
+/// About what a record takes in memory: a log line's text, a platform
+/// record's JSON, and the envelope.
+fn approximate_size(record: &Record) -> usize {
+    let body = match &record.record {
+        Value::String(text) => text.len(),
+        other => other.to_string().len(),
+    };
+    std::mem::size_of::<Record>() + record.kind.len() + body
 }
 
 /// The CloudWatch-style line for a platform event.
@@ -291,6 +374,27 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(timestamp(&t), "2022-10-12T00:00:15.064Z");
+    }
+
+    #[test]
+    fn a_memory_limit_keeps_the_newest_records_and_their_numbers() {
+        let journal = Journal::with_retention(
+            false,
+            Retention {
+                max_bytes: Some(10 * 1024),
+            },
+        );
+        for i in 0..10_000 {
+            journal.log_line(&Source::Function, format!("line {i}"));
+        }
+        assert_eq!(journal.len(), 10_000, "the count covers every record");
+        let kept = journal.records();
+        assert!(kept.len() < 200, "{} records kept", kept.len());
+        assert_eq!(kept.last().unwrap().record, "line 9999");
+        let tail = journal.records_from(9_998);
+        assert_eq!(tail.len(), 2);
+        assert_eq!(tail[0].record, "line 9998");
+        assert_eq!(journal.records_from(0).len(), kept.len());
     }
 
     #[test]

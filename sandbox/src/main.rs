@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use lambda_sandbox::{
-    Config, Environment, InvokeRequest, Status, invoke_api, output, sample_events,
+    Config, Environment, InvokeRequest, Status, invoke_api, output::Output, sample_events,
 };
 
 mod demo;
@@ -230,6 +230,8 @@ impl EnvironmentArgs {
             s3_dir: self.s3_dir.clone(),
             appconfig: self.appconfig.clone(),
             echo: true,
+            // However long the sandbox runs, its memory stays flat.
+            journal_memory: Some(lambda_sandbox::config::CLI_JOURNAL_MEMORY),
             ..Config::default()
         };
         config.shutdown.external = self.shutdown_ms;
@@ -261,6 +263,17 @@ pub async fn run(
     if let (None, Some(dir)) = (&config.s3_dir, &output_dir) {
         config.s3_dir = Some(dir.join("s3"));
     }
+    let mut output = match output_dir.as_deref().map(Output::create).transpose() {
+        Ok(output) => output,
+        Err(err) => {
+            let dir = output_dir.as_deref().unwrap_or(std::path::Path::new("."));
+            eprintln!("lambda-sandbox: cannot write to {}: {err}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(output) = &output {
+        config.journal_file = Some(output.platform_file());
+    }
     let mut signals = match Signals::install() {
         Ok(signals) => signals,
         Err(err) => {
@@ -290,7 +303,8 @@ pub async fn run(
             env.terminate();
         })
     };
-    let mut results = Vec::new();
+    let mut all_succeeded = true;
+    let mut write_error = None;
     'invocations: for _ in 0..invocations {
         for event in &events {
             if stopping.load(Ordering::SeqCst) {
@@ -308,15 +322,20 @@ pub async fn run(
                 result.status,
                 String::from_utf8_lossy(&result.payload)
             );
-            results.push(result);
+            all_succeeded &= result.status == Status::Success;
+            if let Some(output) = output.as_mut()
+                && let Err(err) = output.response(&result)
+            {
+                write_error.get_or_insert(err);
+            }
             env.wait_idle().await;
         }
     }
     env.shutdown().await;
     watcher.abort();
     let stopped_early = stopping.load(Ordering::SeqCst);
-    if let Some(dir) = output_dir {
-        if let Err(err) = output::write(&dir, &results, &env.records()) {
+    if let (Some(output), Some(dir)) = (output, output_dir) {
+        if let Some(err) = write_error.or(output.finish().err()) {
             eprintln!("lambda-sandbox: cannot write {}: {err}", dir.display());
             return ExitCode::from(2);
         }
@@ -327,7 +346,7 @@ pub async fn run(
     }
     if stopped_early {
         ExitCode::from(130)
-    } else if results.iter().all(|r| r.status == Status::Success) {
+    } else if all_succeeded {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

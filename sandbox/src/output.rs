@@ -1,13 +1,14 @@
-//! The files `run --output DIR` writes: `responses.ndjson` and `platform.ndjson`.
+//! The files `run --output DIR` writes: `responses.ndjson`, one line per
+//! invocation as it is answered, and `platform.ndjson`, every record as
+//! the journal emits it (see [`crate::journal::Journal::write_to`]).
 
-use std::fs;
-use std::io::Write;
-use std::path::Path;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use crate::environment::InvokeResult;
-use crate::journal::Record;
 
 /// One line of `responses.ndjson`: the payload as JSON when it parses.
 pub fn response_line(result: &InvokeResult) -> Value {
@@ -24,15 +25,33 @@ pub fn response_line(result: &InvokeResult) -> Value {
     line
 }
 
-pub fn write(dir: &Path, results: &[InvokeResult], records: &[Record]) -> std::io::Result<()> {
-    fs::create_dir_all(dir)?;
-    let mut responses = fs::File::create(dir.join("responses.ndjson"))?;
-    for result in results {
-        writeln!(responses, "{}", response_line(result))?;
+/// The output folder, written as the run goes.
+pub struct Output {
+    dir: PathBuf,
+    responses: BufWriter<File>,
+}
+
+impl Output {
+    /// Creates the folder and `responses.ndjson`.
+    pub fn create(dir: &Path) -> std::io::Result<Output> {
+        fs::create_dir_all(dir)?;
+        let responses = BufWriter::new(File::create(dir.join("responses.ndjson"))?);
+        Ok(Output {
+            dir: dir.to_path_buf(),
+            responses,
+        })
     }
-    let mut platform = fs::File::create(dir.join("platform.ndjson"))?;
-    for record in records {
-        writeln!(platform, "{}", serde_json::to_string(record)?)?;
+
+    /// Where the journal writes the records.
+    pub fn platform_file(&self) -> PathBuf {
+        self.dir.join("platform.ndjson")
     }
-    Ok(())
+
+    pub fn response(&mut self, result: &InvokeResult) -> std::io::Result<()> {
+        writeln!(self.responses, "{}", response_line(result))
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.responses.flush()
+    }
 }

@@ -44,12 +44,14 @@ pub fn launch_error_hint(err: &std::io::Error) -> &'static str {
 impl Process {
     /// Starts `path` in a new process group with exactly `env`, capturing its
     /// output into the journal. `on_exit` runs once the process has exited.
+    #[allow(clippy::too_many_arguments)]
     pub async fn spawn(
         path: &Path,
         cwd: &Path,
         env: &[(String, String)],
         source: Source,
         journal: Arc<Journal>,
+        max_line: usize,
         on_exit: impl FnOnce(ExitStatus) + Send + 'static,
     ) -> std::io::Result<Process> {
         let mut command = Command::new(path);
@@ -78,10 +80,15 @@ impl Process {
         let pid = child.id().map(|p| p as i32).unwrap_or_default();
         let mut capturing = Vec::new();
         if let Some(out) = child.stdout.take() {
-            capturing.push(tokio::spawn(capture(out, source.clone(), journal.clone())));
+            capturing.push(tokio::spawn(capture(
+                out,
+                source.clone(),
+                journal.clone(),
+                max_line,
+            )));
         }
         if let Some(err) = child.stderr.take() {
-            capturing.push(tokio::spawn(capture(err, source, journal)));
+            capturing.push(tokio::spawn(capture(err, source, journal, max_line)));
         }
         let (tx, exit) = watch::channel(None);
         tokio::spawn(async move {
@@ -174,21 +181,60 @@ impl Process {
     }
 }
 
-async fn capture(stream: impl AsyncRead + Unpin, source: Source, journal: Arc<Journal>) {
-    let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
+/// Copies a stream into the journal one line at a time. A line longer than
+/// `max_line` bytes goes out as several records of at most that size, cut
+/// at a character boundary, as it arrives: a process that writes without
+/// newlines cannot make the sandbox hold more than one such piece.
+async fn capture(
+    stream: impl AsyncRead + Unpin,
+    source: Source,
+    journal: Arc<Journal>,
+    max_line: usize,
+) {
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let mut line: Vec<u8> = Vec::new();
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                    buf.pop();
-                }
-                journal.log_line(&source, String::from_utf8_lossy(&buf).into_owned());
+        let available = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(available) => available,
+        };
+        let (taken, ended) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        line.extend_from_slice(&available[..taken]);
+        reader.consume(taken);
+        if ended {
+            while matches!(line.last(), Some(b'\n' | b'\r')) {
+                line.pop();
             }
         }
+        while line.len() > max_line {
+            let cut = char_boundary(&line, max_line);
+            let rest = line.split_off(cut);
+            emit(&journal, &source, std::mem::replace(&mut line, rest));
+        }
+        if ended {
+            emit(&journal, &source, std::mem::take(&mut line));
+        }
     }
+    if !line.is_empty() {
+        emit(&journal, &source, line);
+    }
+}
+
+/// The largest cut at or below `at` that does not split a UTF-8 character.
+fn char_boundary(bytes: &[u8], at: usize) -> usize {
+    let mut cut = at;
+    // Continuation bytes are 0b10xxxxxx; a character has at most three.
+    while cut > at.saturating_sub(3) && cut > 0 && (bytes[cut] & 0xC0) == 0x80 {
+        cut -= 1;
+    }
+    if cut == 0 { at } else { cut }
+}
+
+fn emit(journal: &Journal, source: &Source, line: Vec<u8>) {
+    journal.log_line(source, String::from_utf8_lossy(&line).into_owned());
 }
 
 /// How a process ended, in the words of Lambda's error messages.
@@ -203,5 +249,24 @@ pub fn describe_exit(status: &ExitStatus) -> String {
                 .unwrap_or("unknown")
         ),
         _ => "unknown exit".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn long_lines_are_cut_into_pieces_at_character_boundaries() {
+        let journal = Arc::new(Journal::new(false));
+        // 'é' is two bytes: a cut at 5 would split the third one.
+        let text = format!("{}\nshort\r\n{}", "éééé", "x".repeat(12));
+        capture(text.as_bytes(), Source::Function, journal.clone(), 5).await;
+        let lines: Vec<String> = journal
+            .records()
+            .iter()
+            .map(|r| r.record.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(lines, ["éé", "éé", "short", "xxxxx", "xxxxx", "xx"]);
     }
 }
