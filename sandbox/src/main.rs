@@ -252,7 +252,8 @@ fn read_event(arg: &str) -> Result<String, String> {
 }
 
 /// Exit status: 0 when every invocation succeeded, 1 when one failed, 2 when
-/// the environment could not start, 130 when a signal stopped the run.
+/// the environment could not start, 130 when a signal stopped the run, 70
+/// when a task of the sandbox failed (the environment is shut down first).
 pub async fn run(
     config: Config,
     events: Vec<String>,
@@ -288,18 +289,23 @@ pub async fn run(
             return ExitCode::from(2);
         }
     };
-    // A first signal lets the invocation in flight finish, a second ends it.
+    // A first signal lets the invocation in flight finish, a second (or a
+    // failed task) ends it.
     let stopping = Arc::new(AtomicBool::new(false));
+    let failed = Arc::new(AtomicBool::new(false));
     let watcher = {
-        let (env, stopping) = (env.clone(), stopping.clone());
+        let (env, stopping, failed) = (env.clone(), stopping.clone(), failed.clone());
         tokio::spawn(async move {
-            let signal = signals.next().await;
-            eprintln!(
-                "lambda-sandbox: {signal}: no further invocations; the one in flight may finish (again to stop at once)"
-            );
+            let mut stop = signals.next().await;
             stopping.store(true, Ordering::SeqCst);
-            let signal = signals.next().await;
-            eprintln!("lambda-sandbox: {signal} again: stopping now");
+            if let Stop::Signal(_) = stop {
+                eprintln!(
+                    "lambda-sandbox: {stop}: no further invocations; the one in flight may finish (again to stop at once)"
+                );
+                stop = signals.next().await;
+            }
+            failed.store(matches!(stop, Stop::Panic(_)), Ordering::SeqCst);
+            eprintln!("lambda-sandbox: {stop}: stopping now");
             env.terminate();
         })
     };
@@ -344,7 +350,9 @@ pub async fn run(
             dir.display()
         );
     }
-    if stopped_early {
+    if failed.load(Ordering::SeqCst) {
+        ExitCode::from(70)
+    } else if stopped_early {
         ExitCode::from(130)
     } else if all_succeeded {
         ExitCode::SUCCESS
@@ -415,25 +423,67 @@ async fn serve(
     };
     let addr = api.addr;
     println!(
-        "         [sandbox] Invoke API on http://{addr}; try:\n           aws lambda invoke --endpoint-url http://{addr} --function-name {function_name} --payload '{{}}' out.json\n         (AWS CLI v2 also needs --cli-binary-format raw-in-base64-out for a JSON --payload.) Ctrl-C shuts down."
+        "         [sandbox] Invoke API on http://{addr}; try (AWS CLI v1 or v2):\n           echo '{{}}' > event.json\n           aws lambda invoke --endpoint-url http://{addr} --function-name {function_name} --payload fileb://event.json --log-type Tail out.json\n         Ctrl-C shuts down."
     );
-    let signal = signals.next().await;
-    println!(
-        "         [sandbox] {signal}: refusing new invocations, finishing those in flight (again to stop at once)"
-    );
-    tokio::select! {
-        () = api.drain() => {}
-        signal = signals.next() => {
-            println!("         [sandbox] {signal} again: ending the invocations in flight");
-            env.terminate();
-            api.drain().await;
+    let stop = signals.next().await;
+    let mut failed = matches!(stop, Stop::Panic(_));
+    if failed {
+        eprintln!("lambda-sandbox: {stop}: shutting the environment down");
+        env.terminate();
+        api.drain().await;
+    } else {
+        println!(
+            "         [sandbox] {stop}: refusing new invocations, finishing those in flight (again to stop at once)"
+        );
+        tokio::select! {
+            () = api.drain() => {}
+            stop = signals.next() => {
+                failed = matches!(stop, Stop::Panic(_));
+                println!("         [sandbox] {stop}: ending the invocations in flight");
+                env.terminate();
+                api.drain().await;
+            }
         }
     }
     env.shutdown().await;
-    ExitCode::SUCCESS
+    if failed {
+        ExitCode::from(70)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
-/// SIGINT and SIGTERM, in the order they arrive.
+/// What ends a run before its end: a signal, or a panic in one of the
+/// sandbox's tasks (the sandbox unwinds, so the failed task ends alone and
+/// the environment can still be shut down in order).
+enum Stop {
+    Signal(&'static str),
+    Panic(String),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Signal(name) => f.write_str(name),
+            Stop::Panic(message) => write!(f, "a task of the sandbox failed ({message})"),
+        }
+    }
+}
+
+static PANIC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static PANICKED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Keeps the default report of a panic, and tells [`Signals::next`].
+fn watch_for_panics() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        let _ = PANIC.set(info.to_string());
+        PANICKED.notify_one();
+    }));
+}
+
+/// SIGINT and SIGTERM, and panics, in the order they arrive.
 struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
@@ -450,10 +500,11 @@ impl Signals {
         })
     }
 
-    async fn next(&mut self) -> &'static str {
+    async fn next(&mut self) -> Stop {
         tokio::select! {
-            _ = self.interrupt.recv() => "SIGINT",
-            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => Stop::Signal("SIGINT"),
+            _ = self.terminate.recv() => Stop::Signal("SIGTERM"),
+            () = PANICKED.notified() => Stop::Panic(PANIC.get().cloned().unwrap_or_default()),
         }
     }
 }
@@ -462,6 +513,7 @@ impl Signals {
 // function and its extensions, which is where Lambda spends them too.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    watch_for_panics();
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => {
@@ -496,5 +548,24 @@ async fn main() -> ExitCode {
         },
         Command::Event(args) => print_event(&args),
         Command::Demo { name } => demo::run(name.as_deref()).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_any_task_is_a_stop_that_says_what_failed() {
+        watch_for_panics();
+        let mut signals = Signals::install().unwrap();
+        let failed = tokio::spawn(async { panic!("the S3 endpoint tripped") });
+        assert!(failed.await.is_err(), "the task failed alone");
+        match signals.next().await {
+            Stop::Panic(message) => {
+                assert!(message.contains("the S3 endpoint tripped"), "{message}")
+            }
+            Stop::Signal(name) => panic!("a panic, not {name}"),
+        }
     }
 }
