@@ -187,8 +187,15 @@ pub struct Environment {
 impl Environment {
     /// Checks the files, opens the Runtime API and runs Init. An Init that
     /// fails is not an error here: as on Lambda, the first invoke retries it.
-    pub async fn start(config: Config) -> Result<Environment, StartError> {
+    pub async fn start(mut config: Config) -> Result<Environment, StartError> {
         config.check().map_err(StartError::Config)?;
+        // The processes run in other folders: a relative layer path would
+        // give them a PATH and LD_LIBRARY_PATH that point nowhere.
+        for dir in &mut config.opt_dirs {
+            if let Ok(absolute) = std::path::absolute(&*dir) {
+                *dir = absolute;
+            }
+        }
         let layout = Layout::resolve(&config)?;
         let s3_scratch = (config.s3_dir.is_none() && !config.s3_buckets.is_empty()).then(|| {
             std::env::temp_dir().join(format!(

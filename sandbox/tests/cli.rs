@@ -309,3 +309,43 @@ fn ctrl_c_during_run_finishes_the_invocation_then_shuts_down() {
     assert_eq!(responses[0]["status"], "success");
     assert!(rest.contains("environment shut down"), "{rest}");
 }
+
+#[test]
+fn relative_layer_folders_give_the_processes_a_path_that_works() {
+    let package = Package::temporary("cli-relative").unwrap();
+    let bin = package.layer().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(
+        bin.join("greet"),
+        "#!/bin/sh\necho greeted from the layer\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("greet"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::copy(
+        support::fixture("echo_function"),
+        package.task_root().join("echo"),
+    )
+    .unwrap();
+    package
+        .bootstrap_script("#!/bin/sh\ngreet\nexec \"$LAMBDA_TASK_ROOT/echo\"\n")
+        .unwrap();
+    let output = sandbox()
+        .current_dir(package.root())
+        .args(["run", "--opt", "layer", "--task-root", "task"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("[function] greeted from the layer"),
+        "{stdout}"
+    );
+}

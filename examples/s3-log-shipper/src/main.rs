@@ -39,8 +39,10 @@ async fn main() -> Result<(), Error> {
         Err(e) => return fail_init("Extension.ConfigError", &e.to_string()).await,
     };
     // Bound before registering, so a port clash fails Init with a message
-    // instead of a listener that silently never receives anything.
-    let listener = match TcpListener::bind(("0.0.0.0", settings.port)).await {
+    // instead of a listener that silently never receives anything. Loopback
+    // only: the platform delivers to sandbox.localdomain, which is this
+    // machine, and no one else may post records into the bucket.
+    let listener = match TcpListener::bind(("127.0.0.1", settings.port)).await {
         Ok(listener) => listener,
         Err(e) => {
             let message = format!(

@@ -154,3 +154,33 @@ async fn records_held_at_shutdown_are_uploaded_before_the_deadline() {
         extension_lines(&env)
     );
 }
+
+/// The local address of the TCP socket listening on `port`, from the
+/// kernel's table (`/proc/net/tcp`: hex address, state 0A for LISTEN).
+fn listening_address(port: u16) -> Option<String> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (address, listening_port) = fields[1].split_once(':')?;
+        (fields[3] == "0A" && u16::from_str_radix(listening_port, 16).ok()? == port)
+            .then(|| address.to_string())
+    })
+}
+
+#[tokio::test]
+async fn the_listener_takes_deliveries_on_loopback_only() {
+    let (_package, config) = setup(&[]);
+    let port: u16 = config
+        .env
+        .iter()
+        .find(|(k, _)| k == "SHIPPER_LISTENER_PORT")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let env = Environment::start(config.clone()).await.unwrap();
+    // 127.0.0.1, in the kernel's little-endian hex: no other host can post
+    // records into the bucket.
+    assert_eq!(listening_address(port).as_deref(), Some("0100007F"));
+    env.shutdown().await;
+}
