@@ -1,5 +1,6 @@
 //! The sandbox's benchmark: invoke round trips through the Invoke API, Init
-//! durations, the examples' peak memory and start-up, binary sizes.
+//! durations, the examples' peak memory and start-up, binary sizes, and a
+//! soak of `lambda-sandbox serve` whose memory must stay flat.
 //!
 //! Run it with `scripts/bench`, which builds everything in release first.
 
@@ -35,6 +36,17 @@ impl Client {
             stream: BufReader::new(stream),
             request,
         }
+    }
+
+    /// A client that sends `body` instead of the benchmark's own event.
+    async fn with_body(addr: SocketAddr, function: &str, body: &str) -> Client {
+        let mut client = Client::connect(addr, function).await;
+        client.request = format!(
+            "POST /2015-03-31/functions/{function}/invocations HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes();
+        client
     }
 
     async fn invoke(&mut self) -> Duration {
@@ -214,6 +226,8 @@ async fn main() {
         run(scenario).await;
     }
 
+    soak(&echo, &release.join("lambda-sandbox")).await;
+
     println!("\nbinary sizes (release profile: strip, LTO, one codegen unit, abort on panic):");
     for binary in [&bootstrap, &logger, &release.join("lambda-sandbox")] {
         let size = std::fs::metadata(binary)
@@ -221,6 +235,84 @@ async fn main() {
             .unwrap_or_default();
         println!("  {:<18} {:>6} KiB", file_name(binary), size / 1024);
     }
+}
+
+/// The resident memory of a process now (`VmRSS`, KiB).
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+const SOAK_INVOKES: usize = 100_000;
+const SOAK_STEP: usize = 10_000;
+const FLOOD_INVOKES: usize = 10;
+const FLOOD_LINES: usize = 1_000_000;
+
+/// `lambda-sandbox serve` as a user runs it (timeline printed, here to
+/// /dev/null): its resident memory every 10,000 invocations, then through
+/// a flood of 10 million log lines. Flat is the target.
+async fn soak(echo: &Path, sandbox: &Path) {
+    let package = Package::temporary("soak").unwrap();
+    package.bootstrap(echo).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut child = tokio::process::Command::new(sandbox)
+        .args(["serve", "--timeout", "120", "--invoke-addr"])
+        .arg(addr.to_string())
+        .arg("--task-root")
+        .arg(package.task_root())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let ready = Instant::now();
+    while TcpStream::connect(addr).await.is_err() {
+        assert!(
+            ready.elapsed() < Duration::from_secs(10),
+            "serve did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!(
+        "\nsoak: lambda-sandbox serve (lambda_runtime echo), one keep-alive client; the sandbox's resident memory (VmRSS)\n"
+    );
+    println!("| after | sandbox RSS |");
+    println!("|---|---|");
+    let function = Config::default().function_name;
+    let mut client = Client::connect(addr, &function).await;
+    client.invoke().await;
+    println!("| 1 invocation | {} KiB |", rss_kib(pid));
+    for done in (SOAK_STEP..=SOAK_INVOKES).step_by(SOAK_STEP) {
+        for _ in 0..SOAK_STEP {
+            client.invoke().await;
+        }
+        println!("| {done} invocations | {} KiB |", rss_kib(pid));
+    }
+    let mut flood =
+        Client::with_body(addr, &function, &format!("{{\"lines\":{FLOOD_LINES}}}")).await;
+    for round in 1..=FLOOD_INVOKES {
+        flood.invoke().await;
+        println!(
+            "| {} million log lines | {} KiB |",
+            round * FLOOD_LINES / 1_000_000,
+            rss_kib(pid)
+        );
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let _ = child.wait().await;
 }
 
 fn file_name(path: &Path) -> String {

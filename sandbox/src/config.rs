@@ -94,8 +94,9 @@ pub struct Config {
     pub max_log_line_bytes: usize,
 }
 
-/// The journal's memory limit for the command line.
-pub const CLI_JOURNAL_MEMORY: usize = 16 * 1024 * 1024;
+/// The journal's memory limit for the command line: thousands of records,
+/// far more than the last 4 KB that `LogType: Tail` asks for.
+pub const CLI_JOURNAL_MEMORY: usize = 4 * 1024 * 1024;
 
 /// How long Shutdown may take, by what is registered (reference §4.4).
 #[derive(Debug, Clone, Copy)]
