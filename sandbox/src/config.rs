@@ -44,6 +44,14 @@ pub struct Config {
     pub task_root: Option<PathBuf>,
     /// An explicit runtime executable, overriding the lookup.
     pub bootstrap: Option<PathBuf>,
+    /// The function's runtime: a custom one (`bootstrap`) by default, or a
+    /// managed one run through its language's Runtime Interface Client.
+    pub runtime: crate::managed_runtime::Runtime,
+    /// The `python3` or `node` a managed runtime runs on; the one on `PATH`
+    /// when unset.
+    pub interpreter: Option<PathBuf>,
+    /// Where the Runtime Interface Clients are installed on first use.
+    pub runtime_cache: PathBuf,
     pub handler: String,
     /// Customer environment variables, given to the runtime and the extensions.
     pub env: Vec<(String, String)>,
@@ -131,6 +139,9 @@ impl Default for Config {
             opt_dirs: Vec::new(),
             task_root: None,
             bootstrap: None,
+            runtime: crate::managed_runtime::Runtime::Provided,
+            interpreter: None,
+            runtime_cache: crate::managed_runtime::default_cache(),
             handler: "function.handler".into(),
             env: Vec::new(),
             function_name: "sandbox-function".into(),

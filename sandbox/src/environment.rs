@@ -28,6 +28,7 @@ use crate::appconfig_agent::{self, AppConfigAgent};
 use crate::config::Config;
 use crate::journal::{Journal, Record, Retention};
 use crate::layers::{Layout, PackagingError};
+use crate::managed_runtime::{self, RuntimeError};
 use crate::process::Process;
 use crate::s3_endpoint::{self, S3Endpoint};
 use crate::state::Shared;
@@ -49,6 +50,8 @@ pub enum StartError {
     S3(std::io::Error),
     #[error("cannot start the local AppConfig agent: {0}")]
     AppConfig(String),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
     #[error("cannot write the records to {}: {source}", path.display())]
     JournalFile {
         path: PathBuf,
@@ -196,7 +199,7 @@ impl Environment {
                 *dir = absolute;
             }
         }
-        let layout = Layout::resolve(&config)?;
+        let layout = Layout::resolve_with(&config, managed_launch(&config).await?)?;
         let s3_scratch = (config.s3_dir.is_none() && !config.s3_buckets.is_empty()).then(|| {
             std::env::temp_dir().join(format!(
                 "lambda-sandbox-s3-{}",
@@ -410,6 +413,43 @@ impl Environment {
             eprintln!("lambda-sandbox: the records file is incomplete: {err}");
         }
     }
+}
+
+/// A managed runtime's command line, its client installed on first use
+/// (with a note, as that takes a few seconds); `None` for a custom runtime.
+async fn managed_launch(config: &Config) -> Result<Option<managed_runtime::Launch>, StartError> {
+    if config.runtime == managed_runtime::Runtime::Provided {
+        return Ok(None);
+    }
+    let task_root = config
+        .task_root
+        .as_deref()
+        .ok_or(RuntimeError::NoTaskRoot)?;
+    let echo = config.echo;
+    let launch = managed_runtime::prepare(
+        config.runtime,
+        &config.handler,
+        config.interpreter.as_deref(),
+        &config.runtime_cache,
+        &config.opt_dirs,
+        |warning| eprintln!("lambda-sandbox: warning: {warning}"),
+    )
+    .await?;
+    if echo {
+        println!(
+            "         [sandbox] {} runs through its Runtime Interface Client, kept in {}",
+            config.runtime,
+            config.runtime_cache.display()
+        );
+    }
+    Ok(launch.map(|launch| {
+        managed_runtime::wrapped(
+            launch,
+            config.customer_var(managed_runtime::EXEC_WRAPPER),
+            &config.opt_dirs,
+            task_root,
+        )
+    }))
 }
 
 /// The local AppConfig agent, with the function's own agent settings: its

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::environment::{Core, Instance};
 use crate::journal::{Source, round2, span};
-use crate::process::{Process, describe_exit, launch_error_hint};
+use crate::process::{Process, Spec, describe_exit, launch_error_hint};
 use crate::state::{ExtensionFailure, FunctionError, RuntimePhase, State};
 use crate::{env_vars, shutdown};
 
@@ -219,10 +219,14 @@ async fn launch_extensions(
         };
         let cwd = path.parent().unwrap_or(&core.layout.task_root);
         shared.update(|st| st.launch_times.push((name.clone(), Instant::now())));
-        match Process::spawn(
-            path,
+        let spec = Spec {
+            program: path,
+            args: &[],
             cwd,
-            &env,
+            env: &env,
+        };
+        match Process::spawn(
+            spec,
             Source::Extension(name.clone()),
             shared.journal.clone(),
             shared.config.max_log_line_bytes,
@@ -258,12 +262,15 @@ async fn launch_runtime(
     generation: u64,
 ) -> Result<(), InitFailure> {
     let shared = &core.shared;
-    let env = env_vars::runtime(
+    // A managed runtime's own variables come first, so that the function's
+    // variables can override them, as on Lambda.
+    let mut env = core.layout.runtime_env.clone();
+    env.extend(env_vars::runtime(
         &shared.config,
         &core.runtime_api.to_string(),
         &core.layout.task_root,
         &core.service_env,
-    );
+    ));
     shared.update(|st| st.runtime = RuntimePhase::Initializing);
     let watcher = shared.clone();
     let on_exit = move |status| {
@@ -274,10 +281,14 @@ async fn launch_runtime(
         });
     };
     let path = &core.layout.bootstrap;
+    let spec = Spec {
+        program: path,
+        args: &core.layout.runtime_args,
+        cwd: &core.layout.task_root,
+        env: &env,
+    };
     match Process::spawn(
-        path,
-        &core.layout.task_root,
-        &env,
+        spec,
         Source::Function,
         shared.journal.clone(),
         shared.config.max_log_line_bytes,

@@ -12,6 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, MAX_EXTENSIONS, MAX_LAYERS};
+use crate::managed_runtime::Launch;
 
 /// A problem with the files of the environment, found before anything runs.
 #[derive(Debug, thiserror::Error)]
@@ -68,13 +69,29 @@ pub enum PackagingError {
 pub struct Layout {
     /// External extensions in launch order: (file name, path).
     pub extensions: Vec<(String, PathBuf)>,
+    /// What starts the runtime: the `bootstrap`, or a managed runtime's
+    /// interpreter (or its exec wrapper).
     pub bootstrap: PathBuf,
+    /// The runtime's arguments (a managed runtime's client and handler).
+    pub runtime_args: Vec<String>,
+    /// Variables a managed runtime adds to the runtime's set.
+    pub runtime_env: Vec<(String, String)>,
     /// `LAMBDA_TASK_ROOT`: the task root, else the folder of the bootstrap.
     pub task_root: PathBuf,
 }
 
 impl Layout {
+    /// The layout of a custom runtime (`bootstrap`).
     pub fn resolve(config: &Config) -> Result<Layout, PackagingError> {
+        Self::resolve_with(config, None)
+    }
+
+    /// The layout, with a managed runtime's command instead of a `bootstrap`
+    /// when one is given.
+    pub fn resolve_with(
+        config: &Config,
+        managed: Option<Launch>,
+    ) -> Result<Layout, PackagingError> {
         if config.opt_dirs.len() > MAX_LAYERS {
             return Err(PackagingError::TooManyLayers(config.opt_dirs.len()));
         }
@@ -92,8 +109,23 @@ impl Layout {
         for (_, path) in &extensions {
             check_executable("extension", path)?;
         }
-        let bootstrap = find_bootstrap(config)?;
-        check_executable("bootstrap", &bootstrap)?;
+        let (bootstrap, runtime_args, runtime_env) = match managed {
+            Some(launch) => {
+                // The interpreter is this machine's; a wrapper is the user's.
+                if config
+                    .customer_var(crate::managed_runtime::EXEC_WRAPPER)
+                    .is_some()
+                {
+                    check_executable("AWS_LAMBDA_EXEC_WRAPPER", &launch.program)?;
+                }
+                (launch.program, launch.args, launch.env)
+            }
+            None => {
+                let bootstrap = find_bootstrap(config)?;
+                check_executable("bootstrap", &bootstrap)?;
+                (bootstrap, Vec::new(), Vec::new())
+            }
+        };
         let task_root = match &config.task_root {
             Some(dir) => dir.clone(),
             None => bootstrap
@@ -110,6 +142,8 @@ impl Layout {
                 .map(|(name, path)| (name, absolute(path)))
                 .collect(),
             bootstrap: absolute(bootstrap),
+            runtime_args,
+            runtime_env,
             task_root: absolute(task_root),
         })
     }

@@ -26,6 +26,7 @@ mod invoke;
 pub mod invoke_api;
 pub mod journal;
 pub mod layers;
+pub mod managed_runtime;
 pub mod output;
 pub mod package;
 mod process;

@@ -48,9 +48,18 @@ pub struct EnvironmentArgs {
     #[arg(long, value_name = "DIR")]
     task_root: Option<PathBuf>,
     /// The runtime executable, overriding the lookup in --task-root and the layers.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "runtime")]
     bootstrap: Option<PathBuf>,
-    /// The handler string given to the runtime as _HANDLER.
+    /// The function's runtime: provided.al2023 (a bootstrap), or python3.12,
+    /// python3.13, python3.14, nodejs20.x, nodejs22.x, nodejs24.x, run through
+    /// the language's official Runtime Interface Client (installed on first use).
+    #[arg(long, default_value = "provided.al2023")]
+    runtime: lambda_sandbox::managed_runtime::Runtime,
+    /// The python3 or node a managed runtime runs on (default: the one on PATH).
+    #[arg(long, value_name = "PATH")]
+    interpreter: Option<PathBuf>,
+    /// The handler string given to the runtime as _HANDLER (module.function
+    /// for a managed runtime, from --task-root).
     #[arg(long, default_value = "function.handler")]
     handler: String,
     /// A customer environment variable for the runtime and the extensions (repeatable).
@@ -218,6 +227,8 @@ impl EnvironmentArgs {
             opt_dirs: self.opt.clone(),
             task_root: self.task_root.clone(),
             bootstrap: self.bootstrap.clone(),
+            runtime: self.runtime,
+            interpreter: self.interpreter.clone(),
             handler: self.handler.clone(),
             env: self.env.clone(),
             function_name: self.function_name.clone(),

@@ -25,6 +25,14 @@ pub struct Process {
     status: std::sync::Mutex<Option<std::fs::File>>,
 }
 
+/// What to start: the program, its arguments, its folder and its variables.
+pub struct Spec<'a> {
+    pub program: &'a Path,
+    pub args: &'a [String],
+    pub cwd: &'a Path,
+    pub env: &'a [(String, String)],
+}
+
 /// Why a process could not start, with the hint Lambda would not give.
 pub fn launch_error_hint(err: &std::io::Error) -> &'static str {
     match err.raw_os_error() {
@@ -42,20 +50,25 @@ pub fn launch_error_hint(err: &std::io::Error) -> &'static str {
 }
 
 impl Process {
-    /// Starts `path` in a new process group with exactly `env`, capturing its
-    /// output into the journal. `on_exit` runs once the process has exited.
-    #[allow(clippy::too_many_arguments)]
+    /// Starts `spec` in a new process group with exactly its variables,
+    /// capturing its output into the journal, each line cut at `max_line`
+    /// bytes. `on_exit` runs once the process has exited.
     pub async fn spawn(
-        path: &Path,
-        cwd: &Path,
-        env: &[(String, String)],
+        spec: Spec<'_>,
         source: Source,
         journal: Arc<Journal>,
         max_line: usize,
         on_exit: impl FnOnce(ExitStatus) + Send + 'static,
     ) -> std::io::Result<Process> {
+        let Spec {
+            program: path,
+            args,
+            cwd,
+            env,
+        } = spec;
         let mut command = Command::new(path);
         command
+            .args(args)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
             .current_dir(cwd)
