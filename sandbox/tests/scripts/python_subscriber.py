@@ -52,10 +52,23 @@ class Batches(http.server.BaseHTTPRequestHandler):
             super().log_message(*args)
 
 
+last_line = [time.monotonic()]
+
+
 class Lines(socketserver.StreamRequestHandler):
     def handle(self):
         for line in self.rfile:
             save([json.loads(line)])
+            last_line[0] = time.monotonic()
+
+
+def drain_tcp():
+    """TCP has no answer to say a batch arrived: before exiting, read until
+    the stream has been quiet for 50 ms (at most one second)."""
+    start = time.monotonic()
+    deadline = start + 1
+    while time.monotonic() < deadline and time.monotonic() - max(last_line[0], start) < 0.05:
+        time.sleep(0.01)
 
 
 def call(method, path, body=None, headers=None):
@@ -96,4 +109,6 @@ call("PUT", path, json.dumps(subscription).encode(),
 while True:
     _, event = call("GET", "/2020-01-01/extension/event/next", headers={"Lambda-Extension-Identifier": identifier})
     if json.loads(event)["eventType"] == "SHUTDOWN":
+        if PROTOCOL == "TCP":
+            drain_tcp()
         os._exit(0)
