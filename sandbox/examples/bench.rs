@@ -156,6 +156,13 @@ async fn run(scenario: &Scenario) {
         },
     );
     env.shutdown().await;
+    // Let go of this environment now, not during the next one's Init:
+    // freeing its records would hold up the next scenario's thread. The
+    // client's connection task sees the close at the next I/O poll.
+    drop(client);
+    server.stop().await;
+    drop(env);
+    tokio::time::sleep(Duration::from_millis(20)).await;
 }
 
 // One thread for the sandbox and the client leaves the other cores to the

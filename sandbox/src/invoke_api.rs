@@ -129,6 +129,15 @@ impl InvokeApi {
     }
 }
 
+impl InvokeApi {
+    /// Stops accepting connections and waits until the server, and the
+    /// environment it holds, are let go: dropping it only asks for that.
+    pub async fn stop(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
 impl Drop for InvokeApi {
     fn drop(&mut self) {
         self.task.abort();
