@@ -119,3 +119,34 @@ fn script(path: &Path, text: &str) -> io::Result<()> {
     fs::write(path, text)?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o755))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_package_is_never_made_over_files_it_did_not_create() {
+        let scratch = Package::temporary("package-at").unwrap();
+        let occupied = scratch.root().join("occupied");
+        fs::create_dir_all(&occupied).unwrap();
+        fs::write(occupied.join("precious.txt"), "keep me").unwrap();
+        let err = Package::at(&occupied)
+            .err()
+            .expect("an occupied folder is refused");
+        assert!(
+            err.to_string().contains("already exists and is not empty"),
+            "{err}"
+        );
+        assert_eq!(
+            fs::read_to_string(occupied.join("precious.txt")).unwrap(),
+            "keep me"
+        );
+        // A new folder, or an empty one, is fine, and is kept after use.
+        let fresh = scratch.root().join("fresh");
+        drop(Package::at(&fresh).unwrap());
+        assert!(fresh.join("task").is_dir() && fresh.join("layer/extensions").is_dir());
+        let empty = scratch.root().join("empty");
+        fs::create_dir_all(&empty).unwrap();
+        assert!(Package::at(&empty).is_ok());
+    }
+}
