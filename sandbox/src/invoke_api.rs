@@ -292,13 +292,7 @@ impl Front {
     /// qualifier, here or in `?Qualifier=`.
     fn resolve(&self, name: &str, query_qualifier: Option<&str>) -> Result<(), ServiceError> {
         let parts: Vec<&str> = name.split(':').collect();
-        let (account, region, function, qualifier) = match parts.as_slice() {
-            [function] => (None, None, *function, None),
-            [function, qualifier] => (None, None, *function, Some(*qualifier)),
-            [account, "function", function] => (Some(*account), None, *function, None),
-            [account, "function", function, qualifier] => {
-                (Some(*account), None, *function, Some(*qualifier))
-            }
+        let (region, account, rest) = match parts.as_slice() {
             [
                 "arn",
                 "aws",
@@ -306,18 +300,14 @@ impl Front {
                 region,
                 account,
                 "function",
-                function,
-            ] => (Some(*account), Some(*region), *function, None),
-            [
-                "arn",
-                "aws",
-                "lambda",
-                region,
-                account,
-                "function",
-                function,
-                qualifier,
-            ] => (Some(*account), Some(*region), *function, Some(*qualifier)),
+                rest @ ..,
+            ] => (Some(*region), Some(*account), rest),
+            [account, "function", rest @ ..] => (None, Some(*account), rest),
+            rest => (None, None, rest),
+        };
+        let (function, qualifier) = match rest {
+            [function] => (*function, None),
+            [function, qualifier] => (*function, Some(*qualifier)),
             _ => {
                 return Err(service_error(
                     StatusCode::BAD_REQUEST,

@@ -266,70 +266,47 @@ async fn version(program: &Path, flag: &str) -> String {
 }
 
 /// Runs an install step, turning its failure into the command's last words.
-async fn run_step(
-    command: &mut Command,
-    what: &'static str,
-    dir: &Path,
-) -> Result<(), RuntimeError> {
-    let failed = |detail: String| RuntimeError::Install {
-        what,
-        dir: dir.to_path_buf(),
-        detail,
-    };
+async fn run_step(command: &mut Command) -> Result<(), String> {
     let out = command
         .stdin(std::process::Stdio::null())
         .output()
         .await
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     if out.status.success() {
         return Ok(());
     }
     let text = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
     let tail: Vec<&str> = text.lines().rev().take(6).collect();
     let tail: Vec<&str> = tail.into_iter().rev().collect();
-    Err(failed(format!(
+    Err(format!(
         "{} ({}); the registry must be reachable on first use",
         tail.join(" | "),
         out.status
-    )))
+    ))
 }
 
-/// A virtualenv with `awslambdaric`, made once per interpreter; installed
-/// into a temporary folder and renamed into place, so that an interrupted
-/// install is never taken for a finished one.
+/// A virtualenv with `awslambdaric`, made once per interpreter.
 async fn install_python_client(python: &Path, cache: &Path) -> Result<PathBuf, RuntimeError> {
     let key = python.display().to_string().replace(['/', '\\'], "_");
     let dir = cache.join(format!("python-{}{key}", PYTHON_RIC.replace("==", "-")));
     if dir.join("bin/python").exists() {
         return Ok(dir);
     }
-    let io = |e: std::io::Error| RuntimeError::Install {
-        what: "awslambdaric",
-        dir: dir.clone(),
-        detail: e.to_string(),
-    };
-    std::fs::create_dir_all(cache).map_err(io)?;
-    let partial = cache.join(format!(".partial-{}", uuid::Uuid::new_v4().simple()));
-    let venv = Command::new(python)
-        .args(["-m", "venv"])
-        .arg(&partial)
-        .output()
-        .await
-        .map_err(io)?;
-    if !venv.status.success() {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(RuntimeError::Install {
-            what: "a Python virtualenv",
-            dir,
-            detail: format!(
+    install(cache, &dir, "awslambdaric", async |partial| {
+        let venv = Command::new(python)
+            .args(["-m", "venv"])
+            .arg(partial)
+            .output()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !venv.status.success() {
+            return Err(format!(
                 "{} -m venv failed: {}; on Debian, apt-get install python3-venv",
                 python.display(),
                 String::from_utf8_lossy(&venv.stderr).trim()
-            ),
-        });
-    }
-    let installed = run_step(
-        Command::new(partial.join("bin/python")).args([
+            ));
+        }
+        run_step(Command::new(partial.join("bin/python")).args([
             "-m",
             "pip",
             "install",
@@ -337,16 +314,10 @@ async fn install_python_client(python: &Path, cache: &Path) -> Result<PathBuf, R
             "--disable-pip-version-check",
             "--no-cache-dir",
             PYTHON_RIC,
-        ]),
-        "awslambdaric",
-        &dir,
-    )
-    .await;
-    if let Err(err) = installed {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(err);
-    }
-    finish_install(&partial, &dir).map_err(io)?;
+        ]))
+        .await
+    })
+    .await?;
     Ok(dir)
 }
 
@@ -357,34 +328,47 @@ async fn install_node_client(cache: &Path) -> Result<PathBuf, RuntimeError> {
     if dir.join("node_modules/aws-lambda-ric/index.mjs").exists() {
         return Ok(dir);
     }
-    let io = |e: std::io::Error| RuntimeError::Install {
-        what: "aws-lambda-ric",
-        dir: dir.clone(),
-        detail: e.to_string(),
-    };
-    let partial = cache.join(format!(".partial-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&partial).map_err(io)?;
-    let installed = run_step(
-        Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-            ])
-            .arg(&partial)
-            .arg(NODE_RIC),
-        "aws-lambda-ric (its native part needs cmake and g++: apt-get install cmake g++)",
-        &dir,
-    )
-    .await;
-    if let Err(err) = installed {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(err);
-    }
-    finish_install(&partial, &dir).map_err(io)?;
+    let what = "aws-lambda-ric (its native part needs cmake and g++: apt-get install cmake g++)";
+    install(cache, &dir, what, async |partial| {
+        std::fs::create_dir_all(partial).map_err(|e| e.to_string())?;
+        run_step(
+            Command::new("npm")
+                .args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    "--prefix",
+                ])
+                .arg(partial)
+                .arg(NODE_RIC),
+        )
+        .await
+    })
+    .await?;
     Ok(dir)
+}
+
+/// Runs `steps` in a temporary folder of `cache`, then renames it to `dir`:
+/// an interrupted install is never taken for a finished one.
+async fn install(
+    cache: &Path,
+    dir: &Path,
+    what: &'static str,
+    steps: impl AsyncFnOnce(&Path) -> Result<(), String>,
+) -> Result<(), RuntimeError> {
+    let failed = |detail: String| RuntimeError::Install {
+        what,
+        dir: dir.to_path_buf(),
+        detail,
+    };
+    std::fs::create_dir_all(cache).map_err(|e| failed(e.to_string()))?;
+    let partial = cache.join(format!(".partial-{}", uuid::Uuid::new_v4().simple()));
+    if let Err(detail) = steps(&partial).await {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(failed(detail));
+    }
+    finish_install(&partial, dir).map_err(|e| failed(e.to_string()))
 }
 
 /// Moves a finished install into place; another run that finished first wins.
