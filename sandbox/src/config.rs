@@ -36,6 +36,45 @@ pub const MEMORY_MB: std::ops::RangeInclusive<u32> = 128..=10_240;
 /// The sandbox's own bound on a Shutdown budget; Lambda's are 2 s at most.
 pub const MAX_SHUTDOWN_BUDGET: Duration = Duration::from_secs(60);
 
+/// How the environment is initialised, as `AWS_LAMBDA_INITIALIZATION_TYPE`
+/// and the `platform.init*` records say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitType {
+    /// Init for the invocation that needed an environment (a cold start).
+    #[default]
+    OnDemand,
+    /// Init ahead of any traffic, with a longer limit; the first report
+    /// carries no Init duration, as no invocation waited for it.
+    ProvisionedConcurrency,
+}
+
+impl InitType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitType::OnDemand => "on-demand",
+            InitType::ProvisionedConcurrency => "provisioned-concurrency",
+        }
+    }
+}
+
+impl std::str::FromStr for InitType {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<InitType, String> {
+        match name {
+            "on-demand" => Ok(InitType::OnDemand),
+            "provisioned-concurrency" => Ok(InitType::ProvisionedConcurrency),
+            other => Err(format!(
+                "unknown init type {other:?}: on-demand or provisioned-concurrency"
+            )),
+        }
+    }
+}
+
+/// Provisioned concurrency's Init limit: 130 s, or the function timeout if
+/// that is longer.
+pub const PROVISIONED_INIT_LIMIT: Duration = Duration::from_secs(130);
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Layer folders, merged in order as Lambda extracts layers into `/opt`.
@@ -62,8 +101,10 @@ pub struct Config {
     pub account_id: String,
     /// The function timeout, enforced over the whole invoke phase.
     pub timeout: Duration,
-    /// The Init phase limit (10 s for on-demand functions).
+    /// The Init phase limit of an on-demand Init (10 s).
     pub init_timeout: Duration,
+    /// On-demand (the default) or provisioned concurrency.
+    pub init_type: InitType,
     /// Stop the processes between invokes with SIGSTOP, as Lambda freezes them.
     pub freeze: bool,
     /// Where the Runtime API listens; an ephemeral loopback port when `None`.
@@ -151,6 +192,7 @@ impl Default for Config {
             account_id: "123456789012".into(),
             timeout: Duration::from_secs(3),
             init_timeout: Duration::from_secs(10),
+            init_type: InitType::OnDemand,
             freeze: true,
             runtime_api: None,
             shutdown: ShutdownBudgets::default(),
@@ -237,6 +279,15 @@ impl Config {
             "arn:aws:lambda:{}:{}:function:{}",
             self.region, self.account_id, self.function_name
         )
+    }
+
+    /// How long Init may take: `init_timeout` on demand; with provisioned
+    /// concurrency 130 s or the function timeout, whichever is longer.
+    pub fn init_limit(&self) -> Duration {
+        match self.init_type {
+            InitType::OnDemand => self.init_timeout,
+            InitType::ProvisionedConcurrency => PROVISIONED_INIT_LIMIT.max(self.timeout),
+        }
     }
 
     /// The value of a customer variable, if the user set one.

@@ -59,7 +59,10 @@ fn common(
             "AWS_LAMBDA_FUNCTION_VERSION".into(),
             config.function_version.clone(),
         ),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
+        (
+            "AWS_LAMBDA_INITIALIZATION_TYPE".into(),
+            config.init_type.as_str().into(),
+        ),
         ("AWS_REGION".into(), config.region.clone()),
         ("AWS_DEFAULT_REGION".into(), config.region.clone()),
         (

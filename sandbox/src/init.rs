@@ -7,6 +7,7 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::json;
 
+use crate::config::InitType;
 use crate::environment::{Core, Instance};
 use crate::journal::{Source, round2, span};
 use crate::process::{Process, Spec, describe_exit, launch_error_hint};
@@ -58,11 +59,12 @@ pub(crate) async fn run(
     let config = &shared.config;
     let started = Instant::now();
     let started_at = Utc::now();
-    let deadline = started + config.init_timeout;
+    let deadline = started + config.init_limit();
+    let init_type = config.init_type.as_str();
     shared.journal.platform(
         "platform.initStart",
         json!({
-            "initializationType": "on-demand",
+            "initializationType": init_type,
             "phase": phase.as_str(),
             "functionName": config.function_name,
             "functionVersion": config.function_version,
@@ -112,7 +114,7 @@ pub(crate) async fn run(
         Ok(()) => {
             shared.journal.platform(
                 "platform.initRuntimeDone",
-                json!({"initializationType": "on-demand", "phase": phase.as_str(), "status": "success", "spans": [init_span]}),
+                json!({"initializationType": init_type, "phase": phase.as_str(), "status": "success", "spans": [init_span]}),
             );
             let extensions = shared.lock().extensions.clone();
             for ext in &extensions {
@@ -124,7 +126,7 @@ pub(crate) async fn run(
             shared.journal.platform(
                 "platform.initReport",
                 json!({
-                    "initializationType": "on-demand",
+                    "initializationType": init_type,
                     "phase": phase.as_str(),
                     "status": "success",
                     "metrics": {"durationMs": round2(duration_ms)},
@@ -138,7 +140,10 @@ pub(crate) async fn run(
                     .note("environment frozen until the next invoke");
             }
             inst.initialized = true;
-            inst.init_duration_ms = Some(duration_ms);
+            // A provisioned Init ran ahead of traffic: no invocation waited for it.
+            inst.init_duration_ms = (config.init_type == InitType::OnDemand
+                || phase == Phase::Invoke)
+                .then_some(duration_ms);
             Ok(duration_ms)
         }
         Err(failure) => {
@@ -156,12 +161,12 @@ pub(crate) async fn run(
             ));
             shared.journal.platform(
                 "platform.initRuntimeDone",
-                json!({"initializationType": "on-demand", "phase": phase.as_str(), "status": status, "errorType": error_type}),
+                json!({"initializationType": init_type, "phase": phase.as_str(), "status": status, "errorType": error_type}),
             );
             shared.journal.platform(
                 "platform.initReport",
                 json!({
-                    "initializationType": "on-demand",
+                    "initializationType": init_type,
                     "phase": phase.as_str(),
                     "status": status,
                     "errorType": error_type,
@@ -352,7 +357,7 @@ async fn wait_for(
             let config = &core.shared.config;
             let mut message = format!(
                 "Init did not complete within {:.1} s while waiting for {what}",
-                config.init_timeout.as_secs_f64()
+                config.init_limit().as_secs_f64()
             );
             let st = core.shared.lock();
             let missing = st.unregistered_launched();

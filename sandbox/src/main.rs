@@ -71,6 +71,10 @@ pub struct EnvironmentArgs {
     /// The Init phase limit in seconds (above 0, at most 900).
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     init_timeout: Duration,
+    /// on-demand, or provisioned-concurrency: Init ahead of any invocation,
+    /// within 130 s or the function timeout.
+    #[arg(long, default_value = "on-demand")]
+    init_type: lambda_sandbox::config::InitType,
     /// The function's memory size in MB (128 to 10240).
     #[arg(long, default_value_t = 128, value_parser = parse_memory)]
     memory: u32,
@@ -235,6 +239,7 @@ impl EnvironmentArgs {
             memory_mb: self.memory,
             timeout: self.timeout,
             init_timeout: self.init_timeout,
+            init_type: self.init_type,
             freeze: !self.no_freeze,
             runtime_api: self.runtime_api,
             s3_buckets: self.s3_buckets.clone(),
