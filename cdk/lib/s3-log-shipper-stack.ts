@@ -1,6 +1,6 @@
 // The S3 log shipper (an external extension, as a layer), the custom runtime
 // as a demo function that writes log lines, and the bucket the logs go to.
-import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -70,7 +70,8 @@ export class S3LogShipperStack extends Stack {
         new iam.PolicyStatement({
           effect: iam.Effect.DENY,
           actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-          resources: ['arn:aws:logs:*:*:*'],
+          // The stack's partition (aws, aws-cn, aws-us-gov), not a literal.
+          resources: [`arn:${Aws.PARTITION}:logs:*:*:*`],
         }),
       );
     }

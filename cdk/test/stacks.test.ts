@@ -116,6 +116,10 @@ test('the CloudWatch Logs switch is off by default and denies the three calls wh
     'logs:CreateLogStream',
     'logs:PutLogEvents',
   ]);
+  // The stack's partition: arn:aws: matches nothing in aws-cn or aws-us-gov.
+  assert.deepEqual(statement.Resource, {
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:*:*:*']],
+  });
 });
 
 test('the bucket is private, encrypted, TLS only, expiring and removed with the stack', () => {

@@ -138,6 +138,8 @@ class S3LogShipper(ExtensionStack, unittest.TestCase):
         self.assertEqual(deny["Statement"][0]["Effect"], "Deny")
         self.assertEqual(sorted(deny["Statement"][0]["Action"]),
                          ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"])
+        # The stack's partition: arn:aws: matches nothing in aws-cn or aws-us-gov.
+        self.assertEqual(deny["Statement"][0]["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:logs:*:*:*"})
 
     def test_the_bucket_is_private_encrypted_tls_only_and_expiring(self):
         bucket = self.doc["Resources"]["LogBucket"]["Properties"]

@@ -5,6 +5,8 @@
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
+# aws, aws-cn or aws-us-gov: ARNs written by hand must name the right one.
+data "aws_partition" "current" {}
 
 locals {
   code_zip = "${var.artifacts_dir}/${var.architecture}/function/appconfig-reader/bootstrap.zip"
@@ -82,7 +84,7 @@ data "aws_iam_policy_document" "function" {
     sid     = "ReadTheOneProfile"
     actions = ["appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"]
     resources = [
-      "arn:aws:appconfig:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:application/${aws_appconfig_application.app.id}/environment/${aws_appconfig_environment.env.environment_id}/configuration/${aws_appconfig_configuration_profile.profile.configuration_profile_id}",
+      "arn:${data.aws_partition.current.partition}:appconfig:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:application/${aws_appconfig_application.app.id}/environment/${aws_appconfig_environment.env.environment_id}/configuration/${aws_appconfig_configuration_profile.profile.configuration_profile_id}",
     ]
   }
 }

@@ -3,6 +3,8 @@
 # to. Build the zips first: scripts/package <architecture>.
 
 data "aws_caller_identity" "current" {}
+# aws, aws-cn or aws-us-gov: ARNs written by hand must name the right one.
+data "aws_partition" "current" {}
 
 locals {
   artifacts = "${var.artifacts_dir}/${var.architecture}"
@@ -131,7 +133,7 @@ data "aws_iam_policy_document" "no_cloudwatch_logs" {
   statement {
     effect    = "Deny"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["arn:aws:logs:*:*:*"]
+    resources = ["arn:${data.aws_partition.current.partition}:logs:*:*:*"]
   }
 }
 

@@ -224,6 +224,30 @@ DEPRECATED = re.compile(
 )
 
 
+class PartitionAwareArns(unittest.TestCase):
+    """aws-cn and aws-us-gov are partitions of their own: an ARN written
+    as arn:aws:... there matches nothing, so a deny silently does nothing
+    and an allow denies. Hand-written ARNs take the stack's partition."""
+
+    def test_no_stack_writes_the_aws_partition_by_hand(self):
+        literal = re.compile(r"arn:aws:")
+        for tool, suffixes in (("terraform", {".tf"}), ("sam", {".yaml"}), ("cdk/lib", {".ts"})):
+            for path in (REPO / tool).rglob("*"):
+                if path.suffix not in suffixes or "node_modules" in path.parts:
+                    continue
+                for number, line in enumerate(path.read_text().splitlines(), 1):
+                    if line.strip().startswith(("#", "//")) or "AllowedPattern" in line or "arn:aws[" in line:
+                        continue
+                    self.assertIsNone(literal.search(line), f"{path}:{number}: {line.strip()}")
+
+    def test_the_hand_written_arns_name_the_current_partition(self):
+        shipper = statements(load("s3-log-shipper"), "no_cloudwatch_logs")[0]
+        self.assertEqual(shipper["resources"], ["arn:${data.aws_partition.current.partition}:logs:*:*:*"])
+        reader = statements(load("appconfig-reader"), "function")
+        profile = next(s for s in reader if s.get("sid") == "ReadTheOneProfile")
+        self.assertTrue(profile["resources"][0].startswith("arn:${data.aws_partition.current.partition}:appconfig:"))
+
+
 class NoDeprecatedRuntimes(unittest.TestCase):
     def test_no_stack_names_a_deprecated_runtime(self):
         for tool in ("sam", "terraform", "cdk"):
