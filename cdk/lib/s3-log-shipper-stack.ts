@@ -19,11 +19,21 @@ export interface S3LogShipperProps extends StackProps, ExampleProps {
   readonly disableCloudWatchLogs?: boolean;
 }
 
+/** The key prefixes the three tools accept: the same pattern in each. */
+export const KEY_PREFIX = /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/;
+
 export class S3LogShipperStack extends Stack {
   constructor(scope: Construct, id: string, props: S3LogShipperProps = {}) {
     super(scope, id, props);
     const s = settings(this, props, 'log-shipper-demo');
-    const prefix = (props.keyPrefix ?? 'logs').replace(/^\/+|\/+$/g, '');
+    const prefix = props.keyPrefix ?? 'logs';
+    // An empty or slash-ended prefix would give the policy bucket//* while the
+    // shipper writes prefix/function/...: every upload would be denied.
+    if (!KEY_PREFIX.test(prefix)) {
+      throw new Error(
+        `keyPrefix ${JSON.stringify(prefix)} must be one or more path segments (letters, digits, !_.*'()-) separated by single slashes, with no slash at either end, such as logs or logs/prod`,
+      );
+    }
     const bucket = new s3.Bucket(this, 'LogBucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,

@@ -122,6 +122,13 @@ test('the CloudWatch Logs switch is off by default and denies the three calls wh
   });
 });
 
+test('a key prefix that is empty or slash-ended is refused, as in the other tools', () => {
+  for (const bad of ['', 'logs/', '/logs', 'logs//prod']) {
+    assert.throws(() => synth({ keyPrefix: bad }), /must be one or more path segments/, JSON.stringify(bad));
+  }
+  assert.doesNotThrow(() => synth({ keyPrefix: 'logs/prod' }));
+});
+
 test('the bucket is private, encrypted, TLS only, expiring and removed with the stack', () => {
   const { stacks, template } = synth();
   const t = template(stacks.s3LogShipper);

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 # Run from the repository root, as scripts/check-stacks does.
-from terraform.tests.test_stacks import allowed_actions, load, named, only, variables
+from terraform.tests.test_stacks import allowed_actions, key_prefix_pattern, load, named, only, variables
 
 SAM = Path(__file__).resolve().parent.parent
 
@@ -130,6 +130,12 @@ class S3LogShipper(ExtensionStack, unittest.TestCase):
         (statement,) = self.props["Policies"][0]["Statement"]
         self.assertEqual(statement["Action"], "s3:PutObject")
         self.assertEqual(statement["Resource"], {"Fn::Sub": "${LogBucket.Arn}/${KeyPrefix}/*"})
+
+    def test_the_key_prefix_is_checked_with_terraforms_pattern(self):
+        allowed = self.doc["Parameters"]["KeyPrefix"]["AllowedPattern"]
+        (validation,) = variables(load("s3-log-shipper"))["key_prefix"]["validation"]
+        self.assertEqual(re.compile(allowed), key_prefix_pattern(validation["condition"]))
+        self.assertIsNone(re.match(allowed, "logs/"))
 
     def test_cloudwatch_logs_switch_is_off_by_default(self):
         self.assertEqual(self.doc["Parameters"]["DisableCloudWatchLogs"]["Default"], "false")

@@ -11,7 +11,7 @@ locals {
   layer_zip = "${local.artifacts}/layer/extensions/s3-log-shipper.zip"
   code_zip  = "${local.artifacts}/function/bootstrap/bootstrap.zip"
   bucket    = var.bucket_name != "" ? var.bucket_name : "${var.function_name}-logs-${data.aws_caller_identity.current.account_id}"
-  prefix    = trim(var.key_prefix, "/")
+  prefix    = var.key_prefix
 }
 
 resource "aws_s3_bucket" "logs" {

@@ -38,6 +38,12 @@ variable "key_prefix" {
   description = "S3_KEY_PREFIX: where the objects go in the bucket; the function may write only there."
   type        = string
   default     = "logs"
+  # An empty or slash-ended prefix would give the policy bucket//* while the
+  # shipper writes prefix/function/...: every upload would be denied.
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.key_prefix))
+    error_message = "key_prefix must be one or more path segments (letters, digits, !_.*'()-) separated by single slashes, with no slash at either end, such as logs or logs/prod."
+  }
 }
 
 variable "expire_after_days" {

@@ -52,6 +52,11 @@ def statements(doc, document):
     return named(doc, "data", "aws_iam_policy_document")[document]["statement"]
 
 
+def key_prefix_pattern(condition):
+    """The regex of the shipper's key_prefix validation, as Python's re."""
+    return re.compile(re.search(r'regex\("(.+)", var\.key_prefix\)', condition).group(1))
+
+
 def allowed_actions(doc):
     """Every action an Allow statement of the stack's IAM documents grants."""
     return {action for body in named(doc, "data", "aws_iam_policy_document").values()
@@ -178,6 +183,14 @@ class S3LogShipper(ExtensionStack, unittest.TestCase):
         tls = statements(self.doc, "tls_only")[0]
         self.assertEqual(tls["effect"], "Deny")
         self.assertEqual(tls["condition"][0]["variable"], "aws:SecureTransport")
+
+    def test_the_key_prefix_is_refused_when_empty_or_slash_ended(self):
+        (validation,) = variables(self.doc)["key_prefix"]["validation"]
+        pattern = key_prefix_pattern(validation["condition"])
+        for good in ("logs", "logs/prod", "a.b/c-d_e"):
+            self.assertTrue(pattern.match(good), good)
+        for bad in ("", "/", "logs/", "/logs", "logs//prod", "lo gs"):
+            self.assertFalse(pattern.match(bad), repr(bad))
 
     def test_cloudwatch_logs_can_be_turned_off_and_are_on_by_default(self):
         self.assertFalse(variables(self.doc)["disable_cloudwatch_logs"]["default"])
