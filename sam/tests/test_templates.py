@@ -103,6 +103,7 @@ class ExtensionStack(Common):
         self.assertEqual(layer["Metadata"]["BuildMethod"], "makefile")
         self.assertEqual(layer["Properties"]["CompatibleArchitectures"], [{"Ref": "Architecture"}])
         self.assertEqual(layer["Properties"]["CompatibleRuntimes"], ["provided.al2023"])
+        self.assertEqual(layer["Properties"]["RetentionPolicy"], "Delete", "sam delete removes the layer")
         self.assertEqual(self.props["Layers"], [{"Ref": self.layer}])
         makefile = (SAM / self.stack / "Makefile").read_text()
         self.assertRegex(makefile, rf"build-{self.layer}:\n\t\$\(call extension_layer,{self.extension}\)")
