@@ -76,6 +76,9 @@ data "aws_iam_policy_document" "tls_only" {
 resource "aws_s3_bucket_policy" "tls_only" {
   bucket = aws_s3_bucket.logs.id
   policy = data.aws_iam_policy_document.tls_only.json
+  # S3 refuses a bucket policy while the public access block is being set:
+  # apply them one after the other.
+  depends_on = [aws_s3_bucket_public_access_block.logs]
 }
 
 resource "aws_lambda_layer_version" "extension" {

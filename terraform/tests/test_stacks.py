@@ -183,6 +183,8 @@ class S3LogShipper(ExtensionStack, unittest.TestCase):
         tls = statements(self.doc, "tls_only")[0]
         self.assertEqual(tls["effect"], "Deny")
         self.assertEqual(tls["condition"][0]["variable"], "aws:SecureTransport")
+        bucket_policy = named(self.doc, "resource", "aws_s3_bucket_policy")["tls_only"]
+        self.assertEqual(bucket_policy["depends_on"], ["${aws_s3_bucket_public_access_block.logs}"])
 
     def test_the_key_prefix_is_refused_when_empty_or_slash_ended(self):
         (validation,) = variables(self.doc)["key_prefix"]["validation"]
