@@ -322,28 +322,20 @@ async fn idle_and_slow_connections_cannot_starve_a_client() {
         refused.headers["x-amzn-errortype"],
         "TooManyRequestsException"
     );
-    // The stalled connections are closed after the header deadline; then
-    // the client is served.
-    let started = std::time::Instant::now();
-    let served = loop {
-        let reply = http(addr, "POST", PATH, &[], br#"{"ok":1}"#).await;
-        if reply.status == 200 || started.elapsed() > Duration::from_secs(10) {
-            break reply;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(served.status, 200, "{}", served.body);
-    assert_eq!(served.json()["event"]["ok"], 1);
+    // The stalled connections are closed at the header deadline (or were
+    // refused): wait for each to end, then the client is served.
     let mut closed = 0;
     for stream in &mut idle {
         use tokio::io::AsyncReadExt;
         let mut buf = [0u8; 512];
-        if let Ok(Ok(_)) =
-            tokio::time::timeout(Duration::from_millis(2), stream.read(&mut buf)).await
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await
         {
             closed += 1;
         }
     }
+    let served = http(addr, "POST", PATH, &[], br#"{"ok":1}"#).await;
+    assert_eq!(served.status, 200, "{}", served.body);
+    assert_eq!(served.json()["event"]["ok"], 1);
     assert_eq!(
         closed,
         idle.len(),

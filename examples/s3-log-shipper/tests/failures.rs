@@ -33,16 +33,28 @@ fn extension_overheads(env: &Environment) -> Vec<f64> {
         .collect()
 }
 
-#[tokio::test]
-async fn records_wait_while_s3_is_down_and_arrive_once_it_is_back() {
+/// The shipper pointed at a port where S3 is not yet (the tests' proxy
+/// starts there to bring it back), flushing after every invoke within 300 ms.
+async fn with_s3_unreachable() -> (
+    u16,
+    lambda_sandbox::Package,
+    lambda_sandbox::Config,
+    Environment,
+) {
     let port = free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let (_package, config) = setup(&[
+    let (package, config) = setup(&[
         ("AWS_ENDPOINT_URL_S3", &endpoint),
         ("SHIPPER_FLUSH_INTERVAL_MS", "0"),
         ("SHIPPER_FLUSH_TIMEOUT_MS", "300"),
     ]);
     let env = Environment::start(config.clone()).await.unwrap();
+    (port, package, config, env)
+}
+
+#[tokio::test]
+async fn records_wait_while_s3_is_down_and_arrive_once_it_is_back() {
+    let (port, _package, config, env) = with_s3_unreachable().await;
     let mut ids = invoke_lines(&env, 3, LINES).await;
     assert!(records(&config).is_empty(), "nothing can be uploaded yet");
     assert!(
@@ -81,14 +93,7 @@ async fn records_wait_while_s3_is_down_and_arrive_once_it_is_back() {
 
 #[tokio::test]
 async fn records_reach_s3_that_comes_back_during_shutdown() {
-    let port = free_port();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let (_package, config) = setup(&[
-        ("AWS_ENDPOINT_URL_S3", &endpoint),
-        ("SHIPPER_FLUSH_INTERVAL_MS", "0"),
-        ("SHIPPER_FLUSH_TIMEOUT_MS", "300"),
-    ]);
-    let env = Environment::start(config.clone()).await.unwrap();
+    let (port, _package, config, env) = with_s3_unreachable().await;
     // Eight invokes with S3 unreachable: enough failures that the
     // shipper's backoff (3.2 to 5 s) is longer than the SHUTDOWN budget.
     let ids = invoke_lines(&env, 8, LINES).await;
