@@ -121,14 +121,15 @@ pub async fn prepare(
         Runtime::Provided => Ok(None),
         Runtime::Python { minor } => {
             let python = find(runtime, interpreter, "python3", "python3")?;
-            let found = version(&python, "--version").await;
-            if !found.contains(&format!("Python 3.{minor}.")) {
-                warn(format!(
-                    "{runtime} runs Python 3.{minor} on Lambda; {} is {}: pass --interpreter for a closer match",
-                    python.display(),
-                    found.trim()
-                ));
-            }
+            let expected = format!("Python 3.{minor}.");
+            check_version(
+                runtime,
+                &python,
+                &expected,
+                |v| v.contains(&expected),
+                &warn,
+            )
+            .await;
             let venv = install_python_client(&python, cache).await?;
             // Lambda puts a layer's python/ and its site-packages on the path.
             let mut path = Vec::new();
@@ -148,14 +149,15 @@ pub async fn prepare(
         }
         Runtime::Node { major } => {
             let node = find(runtime, interpreter, "node", "nodejs")?;
-            let found = version(&node, "--version").await;
-            if !found.starts_with(&format!("v{major}.")) {
-                warn(format!(
-                    "{runtime} runs Node.js {major} on Lambda; {} is {}: pass --interpreter for a closer match",
-                    node.display(),
-                    found.trim()
-                ));
-            }
+            let expected = format!("v{major}.");
+            check_version(
+                runtime,
+                &node,
+                &expected,
+                |v| v.starts_with(&expected),
+                &warn,
+            )
+            .await;
             let client = install_node_client(cache).await?;
             let mut path = Vec::new();
             for layer in layers.iter().rev() {
@@ -255,13 +257,25 @@ fn find(
         })
 }
 
-async fn version(program: &Path, flag: &str) -> String {
-    match Command::new(program).arg(flag).output().await {
-        Ok(out) => {
-            let text = [out.stdout, out.stderr].concat();
-            String::from_utf8_lossy(&text).into_owned()
-        }
+/// One warning when `program --version` is not the version `runtime` runs
+/// on Lambda (`label`, such as Python 3.12).
+async fn check_version(
+    runtime: Runtime,
+    program: &Path,
+    label: &str,
+    is_expected: impl Fn(&str) -> bool,
+    warn: &impl Fn(String),
+) {
+    let found = match Command::new(program).arg("--version").output().await {
+        Ok(out) => String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned(),
         Err(err) => format!("not runnable ({err})"),
+    };
+    if !is_expected(&found) {
+        warn(format!(
+            "{runtime} runs {label} on Lambda; {} is {}: pass --interpreter for a closer match",
+            program.display(),
+            found.trim()
+        ));
     }
 }
 
