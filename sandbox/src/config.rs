@@ -141,7 +141,21 @@ pub struct Config {
     /// most this many bytes. Lambda's log events are capped at 256 KB;
     /// how it cuts a longer line is not documented.
     pub max_log_line_bytes: usize,
+    /// Run the processes in private namespaces that show Lambda's paths
+    /// (`/opt`, `/var/task`, a private `/tmp`), resolve `sandbox.localdomain`,
+    /// and end everything they start with the environment (Linux). Where
+    /// the kernel refuses, the environment runs without and notes why. The
+    /// command line turns it on; the library leaves it off, as tests that
+    /// hand files to their processes through host folders need.
+    pub isolation: bool,
+    /// The size of the private `/tmp`, in MB (Lambda's ephemeral storage:
+    /// 512 by default, up to 10,240). A write past it fails with "No space
+    /// left on device", as on Lambda.
+    pub ephemeral_storage_mb: u32,
 }
+
+/// Lambda's ephemeral storage (`/tmp`), in MB.
+pub const EPHEMERAL_STORAGE_MB: std::ops::RangeInclusive<u32> = 512..=10_240;
 
 /// The journal's memory limit for the command line: thousands of records,
 /// far more than the last 4 KB that `LogType: Tail` asks for.
@@ -206,6 +220,8 @@ impl Default for Config {
             journal_memory: None,
             journal_file: None,
             max_log_line_bytes: 256 * 1024,
+            isolation: false,
+            ephemeral_storage_mb: 512,
         }
     }
 }
@@ -239,6 +255,14 @@ impl Config {
                 self.memory_mb,
                 MEMORY_MB.start(),
                 MEMORY_MB.end()
+            ));
+        }
+        if !EPHEMERAL_STORAGE_MB.contains(&self.ephemeral_storage_mb) {
+            return Err(format!(
+                "the ephemeral storage is {} MB: Lambda accepts {} to {} MB",
+                self.ephemeral_storage_mb,
+                EPHEMERAL_STORAGE_MB.start(),
+                EPHEMERAL_STORAGE_MB.end()
             ));
         }
         let budgets = &self.shutdown;

@@ -4,10 +4,17 @@
 //! log group or anything that starts with `_`. Values are offline defaults:
 //! dummy credentials, one region, one account.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::s3_endpoint;
+
+/// The task root and the layer folders as the processes see them: the
+/// host's folders, or `/var/task` and `/opt` inside an isolated environment.
+pub struct Folders<'a> {
+    pub task_root: &'a Path,
+    pub layers: &'a [PathBuf],
+}
 
 /// Variables both sets take from the host, so that scripts find their tools.
 /// Lambda's own `PATH` would point at folders this machine does not have.
@@ -42,7 +49,7 @@ fn library_path(task_root: &Path, opt_dirs: &[std::path::PathBuf]) -> String {
 fn common(
     config: &Config,
     runtime_api: &str,
-    task_root: &Path,
+    folders: &Folders,
     services: &[(String, String)],
 ) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = vec![
@@ -76,10 +83,10 @@ fn common(
         ("AWS_SESSION_TOKEN".into(), "sandbox-session-token".into()),
         ("TZ".into(), ":UTC".into()),
         ("LANG".into(), "en_US.UTF-8".into()),
-        ("PATH".into(), host_path(&config.opt_dirs)),
+        ("PATH".into(), host_path(folders.layers)),
         (
             "LD_LIBRARY_PATH".into(),
-            library_path(task_root, &config.opt_dirs),
+            library_path(folders.task_root, folders.layers),
         ),
     ];
     // Where the sandbox's stand-ins for AWS services listen.
@@ -100,13 +107,16 @@ fn common(
 pub fn runtime(
     config: &Config,
     runtime_api: &str,
-    task_root: &Path,
+    folders: &Folders,
     services: &[(String, String)],
 ) -> Vec<(String, String)> {
     let log_group = format!("/aws/lambda/{}", config.function_name);
     let mut vars = vec![
         ("_HANDLER".to_string(), config.handler.clone()),
-        ("LAMBDA_TASK_ROOT".into(), task_root.display().to_string()),
+        (
+            "LAMBDA_TASK_ROOT".into(),
+            folders.task_root.display().to_string(),
+        ),
         ("LAMBDA_RUNTIME_DIR".into(), "/var/runtime".into()),
         ("AWS_LAMBDA_LOG_GROUP_NAME".into(), log_group),
         (
@@ -126,7 +136,7 @@ pub fn runtime(
         ("AWS_XRAY_CONTEXT_MISSING".into(), "LOG_ERROR".into()),
     ];
     // Custom runtimes get no AWS_EXECUTION_ENV.
-    vars.extend(common(config, runtime_api, task_root, services));
+    vars.extend(common(config, runtime_api, folders, services));
     vars
 }
 
@@ -134,10 +144,10 @@ pub fn runtime(
 pub fn extension(
     config: &Config,
     runtime_api: &str,
-    task_root: &Path,
+    folders: &Folders,
     services: &[(String, String)],
 ) -> Vec<(String, String)> {
-    common(config, runtime_api, task_root, services)
+    common(config, runtime_api, folders, services)
 }
 
 #[cfg(test)]
@@ -157,13 +167,16 @@ mod tests {
             ],
             ..Config::default()
         };
-        let root = Path::new("/var/task");
+        let root = Folders {
+            task_root: Path::new("/var/task"),
+            layers: &[],
+        };
         let services = [(
             "AWS_ENDPOINT_URL_S3".to_string(),
             "http://127.0.0.1:1".to_string(),
         )];
-        let rt = runtime(&config, "127.0.0.1:9001", root, &services);
-        let ext = extension(&config, "127.0.0.1:9001", root, &services);
+        let rt = runtime(&config, "127.0.0.1:9001", &root, &services);
+        let ext = extension(&config, "127.0.0.1:9001", &root, &services);
         assert!(
             names(&rt).contains(&"AWS_ENDPOINT_URL_S3")
                 && names(&ext).contains(&"AWS_ENDPOINT_URL_S3")

@@ -26,6 +26,7 @@ use tokio::sync::{Mutex, oneshot};
 
 use crate::appconfig_agent::{self, AppConfigAgent};
 use crate::config::Config;
+use crate::isolation::{self, Isolation};
 use crate::journal::{Journal, Record, Retention};
 use crate::layers::{Layout, PackagingError};
 use crate::managed_runtime::{self, RuntimeError};
@@ -143,12 +144,19 @@ impl Instance {
         if core.shared.config.freeze && core.queued.load(Ordering::SeqCst) == 0 {
             core.shared.frozen.send_replace(true);
             self.processes().for_each(Process::freeze);
+            // What the processes started on their own is frozen too.
+            if let Some(isolation) = &core.isolation {
+                isolation.freeze();
+            }
             self.frozen = true;
         }
     }
 
     pub fn thaw(&mut self, core: &Core) {
         if std::mem::take(&mut self.frozen) {
+            if let Some(isolation) = &core.isolation {
+                isolation.thaw();
+            }
             self.processes().for_each(Process::thaw);
             core.shared.frozen.send_replace(false);
         }
@@ -165,11 +173,29 @@ pub(crate) struct Core {
     pub queued: AtomicUsize,
     /// Variables pointing the processes at the local stand-ins for AWS services.
     pub service_env: Vec<(String, String)>,
+    /// The namespaces the processes run in, when isolated.
+    pub isolation: Option<Isolation>,
     s3: Option<S3Endpoint>,
     /// The S3 folder the environment made itself, removed with it.
     s3_scratch: Option<PathBuf>,
     appconfig: Option<AppConfigAgent>,
     server: tokio::task::JoinHandle<()>,
+}
+
+impl Core {
+    /// The task root and the layers as the processes see them.
+    pub fn process_folders(&self) -> (PathBuf, Vec<PathBuf>) {
+        match &self.isolation {
+            Some(_) => (
+                PathBuf::from(isolation::TASK_ROOT),
+                vec![PathBuf::from(isolation::OPT)],
+            ),
+            None => (
+                self.layout.task_root.clone(),
+                self.shared.config.opt_dirs.clone(),
+            ),
+        }
+    }
 }
 
 impl Drop for Core {
@@ -283,7 +309,13 @@ impl Environment {
                 served.join(", ")
             ));
         }
+        let isolation = if shared.config.isolation {
+            start_isolation(&shared, &layout, runtime_api).await
+        } else {
+            None
+        };
         let core = Arc::new(Core {
+            isolation,
             shared,
             layout,
             runtime_api,
@@ -300,6 +332,20 @@ impl Environment {
             let _ = init::run(&core, &mut instance, init::Phase::Init).await;
         }
         Ok(Environment { core })
+    }
+
+    /// Whether the processes run isolated: asked for, and allowed here.
+    pub fn is_isolated(&self) -> bool {
+        self.core.isolation.is_some()
+    }
+
+    /// The environment's own `/tmp` as this program can read it: inside the
+    /// namespaces when isolated, else the host's.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.core
+            .isolation
+            .as_ref()
+            .map_or_else(std::env::temp_dir, Isolation::tmp)
     }
 
     /// `AWS_LAMBDA_RUNTIME_API` of this environment.
@@ -485,4 +531,47 @@ async fn start_appconfig_agent(config: &Config) -> Result<AppConfigAgent, StartE
     appconfig_agent::serve(config.appconfig.clone(), poll_interval, port)
         .await
         .map_err(|e| StartError::AppConfig(format!("cannot listen on port {port}: {e}")))
+}
+
+/// The environment's namespaces, or none, with the reason noted once.
+async fn start_isolation(
+    shared: &Shared,
+    layout: &Layout,
+    runtime_api: SocketAddr,
+) -> Option<Isolation> {
+    let task_root = layout.task_root.clone();
+    let layers = shared.config.opt_dirs.clone();
+    let tmp_megabytes = shared.config.ephemeral_storage_mb;
+    let started = tokio::task::spawn_blocking(move || {
+        Isolation::start(&isolation::Settings {
+            task_root: &task_root,
+            layers: &layers,
+            tmp_megabytes,
+            api_address: runtime_api.ip(),
+        })
+    })
+    .await;
+    match started {
+        Ok(Ok(isolation)) => {
+            shared.journal.note(format!(
+                "isolated: layers at {}, task root at {}, private /tmp of {} MB",
+                isolation::OPT,
+                isolation::TASK_ROOT,
+                shared.config.ephemeral_storage_mb
+            ));
+            Some(isolation)
+        }
+        Ok(Err(refused)) => {
+            shared.journal.note(format!(
+                "running without isolation: {refused} (--no-isolation hides this line)"
+            ));
+            None
+        }
+        Err(join) => {
+            shared
+                .journal
+                .note(format!("running without isolation: {join}"));
+            None
+        }
+    }
 }

@@ -185,10 +185,15 @@ async fn launch_extensions(
     generation: u64,
 ) -> Result<(), InitFailure> {
     let shared = &core.shared;
+    let (task_root, layers) = core.process_folders();
+    let folders = env_vars::Folders {
+        task_root: &task_root,
+        layers: &layers,
+    };
     let env = env_vars::extension(
         &shared.config,
         &core.runtime_api.to_string(),
-        &core.layout.task_root,
+        &folders,
         &core.service_env,
     );
     for (name, path) in &core.layout.extensions {
@@ -229,6 +234,7 @@ async fn launch_extensions(
             args: &[],
             cwd,
             env: &env,
+            isolation: core.isolation.as_ref(),
         };
         match Process::spawn(
             spec,
@@ -269,11 +275,23 @@ async fn launch_runtime(
     let shared = &core.shared;
     // A managed runtime's own variables come first, so that the function's
     // variables can override them, as on Lambda.
-    let mut env = core.layout.runtime_env.clone();
+    let mut env: Vec<(String, String)> = match &core.isolation {
+        Some(isolation) => core
+            .layout
+            .runtime_env
+            .iter()
+            .map(|(k, v)| (k.clone(), isolation.view().inside_list(v)))
+            .collect(),
+        None => core.layout.runtime_env.clone(),
+    };
+    let (task_root, layers) = core.process_folders();
     env.extend(env_vars::runtime(
         &shared.config,
         &core.runtime_api.to_string(),
-        &core.layout.task_root,
+        &env_vars::Folders {
+            task_root: &task_root,
+            layers: &layers,
+        },
         &core.service_env,
     ));
     shared.update(|st| st.runtime = RuntimePhase::Initializing);
@@ -291,6 +309,7 @@ async fn launch_runtime(
         args: &core.layout.runtime_args,
         cwd: &core.layout.task_root,
         env: &env,
+        isolation: core.isolation.as_ref(),
     };
     match Process::spawn(
         spec,

@@ -24,6 +24,7 @@ mod extensions_api;
 mod init;
 mod invoke;
 pub mod invoke_api;
+mod isolation;
 pub mod journal;
 pub mod layers;
 pub mod managed_runtime;

@@ -84,6 +84,14 @@ pub struct EnvironmentArgs {
     /// Do not stop the processes between invokes.
     #[arg(long)]
     no_freeze: bool,
+    /// Run the processes on this machine's own file system, names and
+    /// process tree, instead of private namespaces that show Lambda's
+    /// (/opt, /var/task, a private /tmp, sandbox.localdomain).
+    #[arg(long)]
+    no_isolation: bool,
+    /// The size of the private /tmp in MB (512 to 10240), with isolation.
+    #[arg(long, value_name = "MB", default_value_t = 512, value_parser = parse_ephemeral_storage)]
+    ephemeral_storage: u32,
     /// Listen for the Runtime API on this address instead of an ephemeral loopback port.
     #[arg(long, value_name = "ADDR")]
     runtime_api: Option<std::net::SocketAddr>,
@@ -203,6 +211,21 @@ fn parse_memory(s: &str) -> Result<u32, String> {
         })
 }
 
+fn parse_ephemeral_storage(s: &str) -> Result<u32, String> {
+    let range = lambda_sandbox::config::EPHEMERAL_STORAGE_MB;
+    s.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|mb| range.contains(mb))
+        .ok_or_else(|| {
+            format!(
+                "{s:?} is not an ephemeral storage size Lambda accepts: a whole number of MB from {} to {}",
+                range.start(),
+                range.end()
+            )
+        })
+}
+
 fn parse_shutdown_ms(s: &str) -> Result<Duration, String> {
     let max = lambda_sandbox::config::MAX_SHUTDOWN_BUDGET;
     s.trim()
@@ -241,6 +264,8 @@ impl EnvironmentArgs {
             init_timeout: self.init_timeout,
             init_type: self.init_type,
             freeze: !self.no_freeze,
+            isolation: !self.no_isolation,
+            ephemeral_storage_mb: self.ephemeral_storage,
             runtime_api: self.runtime_api,
             s3_buckets: self.s3_buckets.clone(),
             s3_dir: self.s3_dir.clone(),

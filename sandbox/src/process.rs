@@ -12,6 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::watch;
 
+use crate::isolation::Isolation;
 use crate::journal::{Journal, Source};
 
 /// A running runtime or extension process.
@@ -26,11 +27,14 @@ pub struct Process {
 }
 
 /// What to start: the program, its arguments, its folder and its variables.
+/// Paths are the host's; with isolation, the program, its folder and the
+/// arguments that are paths are given to the process in Lambda's terms.
 pub struct Spec<'a> {
     pub program: &'a Path,
     pub args: &'a [String],
     pub cwd: &'a Path,
     pub env: &'a [(String, String)],
+    pub isolation: Option<&'a Isolation>,
 }
 
 /// Why a process could not start, with the hint Lambda would not give.
@@ -65,18 +69,35 @@ impl Process {
             args,
             cwd,
             env,
+            isolation,
         } = spec;
-        let mut command = Command::new(path);
+        let program = match isolation {
+            Some(isolation) => isolation.view().inside(path),
+            None => path.to_path_buf(),
+        };
+        let mut command = Command::new(&program);
         command
-            .args(args)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .current_dir(cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        #[cfg(target_os = "linux")]
+        let program_pid = match isolation {
+            Some(isolation) => {
+                let view = isolation.view();
+                command.args(args.iter().map(|arg| view.inside_list(arg)));
+                Some(isolation.enter(&mut command, &view.inside(cwd))?)
+            }
+            None => {
+                command.args(args).current_dir(cwd);
+                None
+            }
+        };
+        #[cfg(not(target_os = "linux"))]
+        command.args(args).current_dir(cwd);
         // A file that was just written can be briefly busy: a process forked
         // elsewhere in this program may still hold the writer's descriptor
         // until it execs. The kernel then refuses to run it (ETXTBSY).
@@ -91,6 +112,9 @@ impl Process {
             }
         };
         let pid = child.id().map(|p| p as i32).unwrap_or_default();
+        // Inside, the child is a shim; the program is its child.
+        #[cfg(target_os = "linux")]
+        let pid = program_pid.and_then(|p| p.get()).unwrap_or(pid);
         let mut capturing = Vec::new();
         if let Some(out) = child.stdout.take() {
             capturing.push(tokio::spawn(capture(

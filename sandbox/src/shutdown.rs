@@ -124,6 +124,10 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     for process in inst.processes() {
         process.kill().await;
     }
+    // Whatever they started, daemons included, ends with them.
+    if let Some(isolation) = &core.isolation {
+        isolation.end_processes();
+    }
     // The last lines an extension wrote before exiting are still in its pipe.
     for process in inst.processes() {
         process.drain_output(Duration::from_secs(1)).await;

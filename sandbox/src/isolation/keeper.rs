@@ -1,0 +1,457 @@
+//! The keeper: PID 1 of an isolated environment, and the namespaces it holds.
+//!
+//! The sandbox forks a helper, which creates a user namespace (no root
+//! needed), then the mount, UTS and PID namespaces, builds the root from the
+//! plan, and forks the keeper: the first process of the new PID namespace,
+//! so its init. The keeper mounts `/proc`, switches to the new root, and
+//! then only waits for one-byte commands. When it ends, the kernel ends
+//! every process of the namespace: that is what makes a daemon started with
+//! `setsid`, or the whole tree after the sandbox was killed, go away. It
+//! ends when its command pipe closes, which the kernel does for the sandbox
+//! however the sandbox ends.
+//!
+//! Everything after `fork` runs in a copy of a multi-threaded program, where
+//! only async-signal-safe calls are allowed: the code below makes system
+//! calls on data prepared before the fork, and allocates nothing.
+
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::libc;
+
+use super::plan::Step;
+
+/// Commands the keeper understands: the signal it sends to every other
+/// process of the namespace (`kill(-1, …)` from init reaches them all).
+pub const END_ALL: u8 = b'K';
+pub const STOP_ALL: u8 = b'S';
+pub const CONTINUE_ALL: u8 = b'C';
+
+/// The namespaces the keeper holds, as Linux's `unshare` flags.
+pub fn namespace_flags() -> libc::c_int {
+    libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWPID
+}
+
+/// Everything the helper and the keeper need, made before the fork.
+pub struct Prepared {
+    pub steps: Vec<Step>,
+    pub root: CString,
+    pub proc_at: CString,
+    pub uid_map: CString,
+    pub gid_map: CString,
+    pub hostname: CString,
+}
+
+/// Where the set-up stopped, as reported on the pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    UserNamespace,
+    IdMaps,
+    Namespaces,
+    PrivateMounts,
+    Hostname,
+    Step(usize),
+    Fork,
+    Proc,
+    PivotRoot,
+}
+
+impl Stage {
+    fn code(self) -> i32 {
+        match self {
+            Stage::UserNamespace => -1,
+            Stage::IdMaps => -2,
+            Stage::Namespaces => -3,
+            Stage::PrivateMounts => -4,
+            Stage::Hostname => -5,
+            Stage::Fork => -6,
+            Stage::Proc => -7,
+            Stage::PivotRoot => -8,
+            Stage::Step(index) => index as i32,
+        }
+    }
+
+    fn from_code(code: i32) -> Stage {
+        match code {
+            -1 => Stage::UserNamespace,
+            -2 => Stage::IdMaps,
+            -3 => Stage::Namespaces,
+            -4 => Stage::PrivateMounts,
+            -5 => Stage::Hostname,
+            -6 => Stage::Fork,
+            -7 => Stage::Proc,
+            -8 => Stage::PivotRoot,
+            index => Stage::Step(index.max(0) as usize),
+        }
+    }
+}
+
+/// Why no keeper runs.
+#[derive(Debug)]
+pub enum Failure {
+    At {
+        stage: Stage,
+        errno: i32,
+    },
+    /// The helper could not be forked, or ended without a word.
+    Io(std::io::Error),
+}
+
+/// A running keeper. Dropping it ends the namespace.
+pub struct Keeper {
+    helper: libc::pid_t,
+    /// The keeper's pid as the sandbox sees it.
+    pub pid: libc::pid_t,
+    commands: Option<OwnedFd>,
+}
+
+// Report records: three i32 written at once. Twelve bytes are below
+// PIPE_BUF, so the helper's and the keeper's records never interleave.
+const KEEPER_PID: i32 = 1;
+const READY: i32 = 2;
+const FAILED: i32 = 3;
+
+/// How long the set-up may take before the sandbox gives up on it.
+const SETUP_LIMIT_MS: libc::c_int = 10_000;
+
+impl Keeper {
+    /// Forks the helper and waits until the keeper is ready. Blocking.
+    pub fn start(prepared: &Prepared) -> Result<Keeper, Failure> {
+        let (report_r, report_w) = pipe().map_err(Failure::Io)?;
+        let (commands_r, commands_w) = pipe().map_err(Failure::Io)?;
+        // SAFETY: the child only runs `helper`, which makes system calls on
+        // memory prepared before the fork and never returns.
+        let helper = unsafe { libc::fork() };
+        if helper < 0 {
+            return Err(Failure::Io(std::io::Error::last_os_error()));
+        }
+        if helper == 0 {
+            unsafe { helper_main(prepared, report_w.as_raw_fd(), commands_r.as_raw_fd()) }
+        }
+        drop(report_w);
+        drop(commands_r);
+        let mut keeper = Keeper {
+            helper,
+            pid: 0,
+            commands: Some(commands_w),
+        };
+        let mut ready = false;
+        while !(ready && keeper.pid > 0) {
+            match read_report(&report_r) {
+                Ok([KEEPER_PID, pid, _]) => keeper.pid = pid,
+                Ok([READY, _, _]) => ready = true,
+                Ok([FAILED, stage, errno]) => {
+                    return Err(Failure::At {
+                        stage: Stage::from_code(stage),
+                        errno,
+                    });
+                }
+                Ok(_) => {}
+                Err(err) => return Err(Failure::Io(err)),
+            }
+        }
+        Ok(keeper)
+    }
+
+    /// Sends a command; a keeper that is gone has nothing left to act on.
+    pub fn command(&self, command: u8) {
+        if let Some(fd) = &self.commands {
+            // SAFETY: a one-byte write from a live buffer to an open pipe.
+            unsafe { libc::write(fd.as_raw_fd(), [command].as_ptr().cast(), 1) };
+        }
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        // The keeper ends at the end of its pipe, once the kernel has ended
+        // every process of its namespace; the helper follows it. A set-up
+        // that hung is cut short: the helper's death ends the keeper too
+        // (its parent-death signal).
+        self.commands = None;
+        let mut status = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        // SAFETY: signalling and reaping our own child.
+        unsafe {
+            while libc::waitpid(self.helper, &mut status, libc::WNOHANG) == 0 {
+                if std::time::Instant::now() > deadline {
+                    libc::kill(self.helper, libc::SIGKILL);
+                    libc::waitpid(self.helper, &mut status, 0);
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just opened and are owned here only.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn read_report(fd: &OwnedFd) -> std::io::Result<[i32; 3]> {
+    let mut poll = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd, valid for the call.
+    match unsafe { libc::poll(&mut poll, 1, SETUP_LIMIT_MS) } {
+        0 => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the namespace set-up did not finish in 10 s",
+            ));
+        }
+        n if n < 0 => return Err(std::io::Error::last_os_error()),
+        _ => {}
+    }
+    let mut record = [0i32; 3];
+    // SAFETY: reading into a buffer of exactly the record's size.
+    let n = unsafe { libc::read(fd.as_raw_fd(), record.as_mut_ptr().cast(), 12) };
+    if n == 12 {
+        Ok(record)
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the namespace helper ended without saying why",
+        ))
+    }
+}
+
+fn errno() -> i32 {
+    nix::errno::Errno::last_raw()
+}
+
+unsafe fn report(fd: RawFd, record: [i32; 3]) {
+    unsafe { libc::write(fd, record.as_ptr().cast(), 12) };
+}
+
+unsafe fn fail(fd: RawFd, stage: Stage) -> ! {
+    unsafe {
+        report(fd, [FAILED, stage.code(), errno()]);
+        libc::_exit(1)
+    }
+}
+
+unsafe fn write_file(path: &CStr, data: &CStr) -> bool {
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return false;
+        }
+        let bytes = data.to_bytes();
+        let written = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        libc::close(fd);
+        written == bytes.len() as isize
+    }
+}
+
+/// Closes every descriptor from `first` on.
+pub unsafe fn close_from(first: libc::c_uint) {
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0) != 0 {
+            // Kernels before 5.9.
+            for fd in first..4096 {
+                libc::close(fd as libc::c_int);
+            }
+        }
+    }
+}
+
+/// Ignores every signal that can be ignored, but SIGCHLD, which `waitpid`
+/// needs: the helper and the shims must outlive signals meant for others.
+pub unsafe fn ignore_signals() {
+    for signal in 1..32 {
+        if signal != libc::SIGKILL && signal != libc::SIGSTOP && signal != libc::SIGCHLD {
+            unsafe { libc::signal(signal, libc::SIG_IGN) };
+        }
+    }
+}
+
+unsafe fn helper_main(prepared: &Prepared, report_fd: RawFd, commands: RawFd) -> ! {
+    unsafe {
+        // Out of the sandbox's process group, so that Ctrl-C in a terminal
+        // reaches the sandbox, which then shuts the environment down.
+        libc::setpgid(0, 0);
+        ignore_signals();
+        if libc::unshare(libc::CLONE_NEWUSER) != 0 {
+            fail(report_fd, Stage::UserNamespace);
+        }
+        // Without `deny`, an unprivileged process may not write gid_map;
+        // kernels before 3.19 have no such file.
+        write_file(c"/proc/self/setgroups", c"deny");
+        if !write_file(c"/proc/self/uid_map", &prepared.uid_map)
+            || !write_file(c"/proc/self/gid_map", &prepared.gid_map)
+        {
+            fail(report_fd, Stage::IdMaps);
+        }
+        if libc::unshare(namespace_flags()) != 0 {
+            fail(report_fd, Stage::Namespaces);
+        }
+        // Nothing mounted here may reach the host's mount table.
+        let root = c"/";
+        if libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            fail(report_fd, Stage::PrivateMounts);
+        }
+        let name = prepared.hostname.to_bytes();
+        if libc::sethostname(name.as_ptr().cast(), name.len()) != 0 {
+            fail(report_fd, Stage::Hostname);
+        }
+        for (index, step) in prepared.steps.iter().enumerate() {
+            if !run(step) {
+                fail(report_fd, Stage::Step(index));
+            }
+        }
+        match libc::fork() {
+            -1 => fail(report_fd, Stage::Fork),
+            0 => keeper_main(prepared, report_fd, commands),
+            keeper => {
+                report(report_fd, [KEEPER_PID, keeper, 0]);
+                close_from(0);
+                let mut status = 0;
+                while libc::waitpid(keeper, &mut status, 0) < 0 && errno() == libc::EINTR {}
+                libc::_exit(0)
+            }
+        }
+    }
+}
+
+unsafe fn keeper_main(prepared: &Prepared, report_fd: RawFd, commands: RawFd) -> ! {
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        // Lambda's first process is its `init`; `ps` inside says so here too.
+        libc::prctl(libc::PR_SET_NAME, c"init".as_ptr());
+        // `/proc` shows the namespace of the process that mounts it, and
+        // the host's must still be visible for the kernel to allow it.
+        if libc::mount(
+            c"proc".as_ptr(),
+            prepared.proc_at.as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        ) != 0
+        {
+            fail(report_fd, Stage::Proc);
+        }
+        // pivot_root(".", ".") stacks the old root under the new one, and
+        // the lazy unmount then takes the host's tree out of sight.
+        let here = c".";
+        if libc::chdir(prepared.root.as_ptr()) != 0
+            || libc::syscall(libc::SYS_pivot_root, here.as_ptr(), here.as_ptr()) != 0
+            || libc::umount2(here.as_ptr(), libc::MNT_DETACH) != 0
+            || libc::chdir(c"/".as_ptr()) != 0
+        {
+            fail(report_fd, Stage::PivotRoot);
+        }
+        // Orphans of the environment come here; ignoring SIGCHLD makes the
+        // kernel reap them.
+        libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+        report(report_fd, [READY, 0, 0]);
+        libc::close(report_fd);
+        libc::dup2(commands, 0);
+        close_from(1);
+        loop {
+            let mut command = 0u8;
+            match libc::read(0, (&mut command as *mut u8).cast(), 1) {
+                1 => {
+                    let signal = match command {
+                        END_ALL => libc::SIGKILL,
+                        STOP_ALL => libc::SIGSTOP,
+                        CONTINUE_ALL => libc::SIGCONT,
+                        _ => continue,
+                    };
+                    libc::kill(-1, signal);
+                }
+                n if n < 0 && errno() == libc::EINTR => {}
+                _ => libc::_exit(0),
+            }
+        }
+    }
+}
+
+/// One step of the plan; false, with `errno` set, when it failed.
+unsafe fn run(step: &Step) -> bool {
+    unsafe {
+        match step {
+            Step::Dir(at) => libc::mkdir(at.as_ptr(), 0o755) == 0 || errno() == libc::EEXIST,
+            Step::File(at) => {
+                let fd = libc::open(
+                    at.as_ptr(),
+                    libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o644,
+                );
+                fd >= 0 && libc::close(fd) == 0
+            }
+            Step::Symlink { target, at } => libc::symlink(target.as_ptr(), at.as_ptr()) == 0,
+            Step::Bind {
+                from,
+                to,
+                read_only,
+            } => {
+                libc::mount(
+                    from.as_ptr(),
+                    to.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ) == 0
+                    && (!read_only || remount_read_only(to))
+            }
+            Step::Tmpfs { at, options } => {
+                libc::mount(
+                    c"tmpfs".as_ptr(),
+                    at.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    options.as_ptr().cast(),
+                ) == 0
+            }
+            Step::ReadOnly(at) => remount_read_only(at),
+        }
+    }
+}
+
+/// A bind remount keeps the flags the host locked (nosuid, nodev, …): the
+/// kernel refuses one that would drop them.
+unsafe fn remount_read_only(at: &CStr) -> bool {
+    unsafe {
+        let mut stat: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(at.as_ptr(), &mut stat) != 0 {
+            return false;
+        }
+        let mut flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+        for (kept, flag) in [
+            (libc::ST_NOSUID, libc::MS_NOSUID),
+            (libc::ST_NODEV, libc::MS_NODEV),
+            (libc::ST_NOEXEC, libc::MS_NOEXEC),
+            (libc::ST_NOATIME, libc::MS_NOATIME),
+            (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+            (libc::ST_RELATIME, libc::MS_RELATIME),
+        ] {
+            if stat.f_flag & kept != 0 {
+                flags |= flag;
+            }
+        }
+        libc::mount(
+            std::ptr::null(),
+            at.as_ptr(),
+            std::ptr::null(),
+            flags,
+            std::ptr::null(),
+        ) == 0
+    }
+}
