@@ -249,22 +249,23 @@ impl Config {
                 self.max_log_line_bytes
             ));
         }
-        if !MEMORY_MB.contains(&self.memory_mb) {
-            return Err(format!(
-                "the memory size is {} MB: Lambda accepts {} to {} MB",
-                self.memory_mb,
-                MEMORY_MB.start(),
-                MEMORY_MB.end()
-            ));
-        }
-        if !EPHEMERAL_STORAGE_MB.contains(&self.ephemeral_storage_mb) {
-            return Err(format!(
-                "the ephemeral storage is {} MB: Lambda accepts {} to {} MB",
-                self.ephemeral_storage_mb,
-                EPHEMERAL_STORAGE_MB.start(),
-                EPHEMERAL_STORAGE_MB.end()
-            ));
-        }
+        let megabytes = |name: &str, value: u32, range: std::ops::RangeInclusive<u32>| {
+            if range.contains(&value) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{name} is {value} MB: Lambda accepts {} to {} MB",
+                    range.start(),
+                    range.end()
+                ))
+            }
+        };
+        megabytes("the memory size", self.memory_mb, MEMORY_MB)?;
+        megabytes(
+            "the ephemeral storage",
+            self.ephemeral_storage_mb,
+            EPHEMERAL_STORAGE_MB,
+        )?;
         let budgets = &self.shutdown;
         for (name, budget) in [
             (

@@ -11,9 +11,9 @@ use crate::s3_endpoint;
 
 /// The task root and the layer folders as the processes see them: the
 /// host's folders, or `/var/task` and `/opt` inside an isolated environment.
-pub struct Folders<'a> {
-    pub task_root: &'a Path,
-    pub layers: &'a [PathBuf],
+pub struct Folders {
+    pub task_root: PathBuf,
+    pub layers: Vec<PathBuf>,
 }
 
 /// Variables both sets take from the host, so that scripts find their tools.
@@ -83,10 +83,10 @@ fn common(
         ("AWS_SESSION_TOKEN".into(), "sandbox-session-token".into()),
         ("TZ".into(), ":UTC".into()),
         ("LANG".into(), "en_US.UTF-8".into()),
-        ("PATH".into(), host_path(folders.layers)),
+        ("PATH".into(), host_path(&folders.layers)),
         (
             "LD_LIBRARY_PATH".into(),
-            library_path(folders.task_root, folders.layers),
+            library_path(&folders.task_root, &folders.layers),
         ),
     ];
     // Where the sandbox's stand-ins for AWS services listen.
@@ -168,8 +168,8 @@ mod tests {
             ..Config::default()
         };
         let root = Folders {
-            task_root: Path::new("/var/task"),
-            layers: &[],
+            task_root: "/var/task".into(),
+            layers: Vec::new(),
         };
         let services = [(
             "AWS_ENDPOINT_URL_S3".to_string(),

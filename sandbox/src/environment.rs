@@ -26,6 +26,7 @@ use tokio::sync::{Mutex, oneshot};
 
 use crate::appconfig_agent::{self, AppConfigAgent};
 use crate::config::Config;
+use crate::env_vars::Folders;
 use crate::isolation::{self, Isolation};
 use crate::journal::{Journal, Record, Retention};
 use crate::layers::{Layout, PackagingError};
@@ -184,16 +185,16 @@ pub(crate) struct Core {
 
 impl Core {
     /// The task root and the layers as the processes see them.
-    pub fn process_folders(&self) -> (PathBuf, Vec<PathBuf>) {
+    pub fn process_folders(&self) -> Folders {
         match &self.isolation {
-            Some(_) => (
-                PathBuf::from(isolation::TASK_ROOT),
-                vec![PathBuf::from(isolation::OPT)],
-            ),
-            None => (
-                self.layout.task_root.clone(),
-                self.shared.config.opt_dirs.clone(),
-            ),
+            Some(_) => Folders {
+                task_root: PathBuf::from(isolation::TASK_ROOT),
+                layers: vec![PathBuf::from(isolation::OPT)],
+            },
+            None => Folders {
+                task_root: self.layout.task_root.clone(),
+                layers: self.shared.config.opt_dirs.clone(),
+            },
         }
     }
 }

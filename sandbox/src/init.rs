@@ -185,15 +185,10 @@ async fn launch_extensions(
     generation: u64,
 ) -> Result<(), InitFailure> {
     let shared = &core.shared;
-    let (task_root, layers) = core.process_folders();
-    let folders = env_vars::Folders {
-        task_root: &task_root,
-        layers: &layers,
-    };
     let env = env_vars::extension(
         &shared.config,
         &core.runtime_api.to_string(),
-        &folders,
+        &core.process_folders(),
         &core.service_env,
     );
     for (name, path) in &core.layout.extensions {
@@ -284,14 +279,10 @@ async fn launch_runtime(
             .collect(),
         None => core.layout.runtime_env.clone(),
     };
-    let (task_root, layers) = core.process_folders();
     env.extend(env_vars::runtime(
         &shared.config,
         &core.runtime_api.to_string(),
-        &env_vars::Folders {
-            task_root: &task_root,
-            layers: &layers,
-        },
+        &core.process_folders(),
         &core.service_env,
     ));
     shared.update(|st| st.runtime = RuntimePhase::Initializing);

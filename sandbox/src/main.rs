@@ -197,29 +197,30 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_memory(s: &str) -> Result<u32, String> {
-    let range = lambda_sandbox::config::MEMORY_MB;
-    s.trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|mb| range.contains(mb))
-        .ok_or_else(|| {
-            format!(
-                "{s:?} is not a memory size Lambda accepts: a whole number of MB from {} to {}",
-                range.start(),
-                range.end()
-            )
-        })
+    parse_megabytes(s, "a memory size", lambda_sandbox::config::MEMORY_MB)
 }
 
 fn parse_ephemeral_storage(s: &str) -> Result<u32, String> {
-    let range = lambda_sandbox::config::EPHEMERAL_STORAGE_MB;
+    parse_megabytes(
+        s,
+        "an ephemeral storage size",
+        lambda_sandbox::config::EPHEMERAL_STORAGE_MB,
+    )
+}
+
+/// A whole number of MB within Lambda's range for `what`.
+fn parse_megabytes(
+    s: &str,
+    what: &str,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, String> {
     s.trim()
         .parse::<u32>()
         .ok()
         .filter(|mb| range.contains(mb))
         .ok_or_else(|| {
             format!(
-                "{s:?} is not an ephemeral storage size Lambda accepts: a whole number of MB from {} to {}",
+                "{s:?} is not {what} Lambda accepts: a whole number of MB from {} to {}",
                 range.start(),
                 range.end()
             )
