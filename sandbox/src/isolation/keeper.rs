@@ -7,8 +7,8 @@
 //! then only waits for one-byte commands. When it ends, the kernel ends
 //! every process of the namespace: that is what makes a daemon started with
 //! `setsid`, or the whole tree after the sandbox was killed, go away. It
-//! ends when its command pipe closes, which the kernel does for the sandbox
-//! however the sandbox ends.
+//! ends when its command socket closes, which the kernel does for the
+//! sandbox however the sandbox ends.
 //!
 //! Everything after `fork` runs in a copy of a multi-threaded program, where
 //! only async-signal-safe calls are allowed: the code below makes system
@@ -16,13 +16,15 @@
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
 
 use nix::libc;
 
 use super::plan::Step;
 
 /// Commands the keeper understands: the signal it sends to every other
-/// process of the namespace (`kill(-1, …)` from init reaches them all).
+/// process of the namespace (`kill(-1, …)` from init reaches them all),
+/// answered with the same byte once sent.
 pub const END_ALL: u8 = b'K';
 pub const STOP_ALL: u8 = b'S';
 pub const CONTINUE_ALL: u8 = b'C';
@@ -102,7 +104,13 @@ pub struct Keeper {
     helper: libc::pid_t,
     /// The keeper's pid as the sandbox sees it.
     pub pid: libc::pid_t,
-    commands: Option<OwnedFd>,
+    commands: Option<Commands>,
+}
+
+/// The sandbox's end of the keeper's command socket.
+struct Commands {
+    /// One exchange at a time: a command waits for its answer.
+    socket: Mutex<OwnedFd>,
 }
 
 // Report records: three i32 written at once. Twelve bytes are below
@@ -118,7 +126,7 @@ impl Keeper {
     /// Forks the helper and waits until the keeper is ready. Blocking.
     pub fn start(prepared: &Prepared) -> Result<Keeper, Failure> {
         let (report_r, report_w) = pipe().map_err(Failure::Io)?;
-        let (commands_r, commands_w) = pipe().map_err(Failure::Io)?;
+        let (commands_keeper, commands_sandbox) = socket_pair().map_err(Failure::Io)?;
         // SAFETY: the child only runs `helper`, which makes system calls on
         // memory prepared before the fork and never returns.
         let helper = unsafe { libc::fork() };
@@ -126,14 +134,16 @@ impl Keeper {
             return Err(Failure::Io(std::io::Error::last_os_error()));
         }
         if helper == 0 {
-            unsafe { helper_main(prepared, report_w.as_raw_fd(), commands_r.as_raw_fd()) }
+            unsafe { helper_main(prepared, report_w.as_raw_fd(), commands_keeper.as_raw_fd()) }
         }
         drop(report_w);
-        drop(commands_r);
+        drop(commands_keeper);
         let mut keeper = Keeper {
             helper,
             pid: 0,
-            commands: Some(commands_w),
+            commands: Some(Commands {
+                socket: Mutex::new(commands_sandbox),
+            }),
         };
         let mut ready = false;
         while !(ready && keeper.pid > 0) {
@@ -153,11 +163,24 @@ impl Keeper {
         Ok(keeper)
     }
 
-    /// Sends a command; a keeper that is gone has nothing left to act on.
+    /// Sends a command and waits until the keeper has sent its signal: a
+    /// reset must not launch the next generation while an `END_ALL` is
+    /// still on its way, or the signal would end the new processes. A
+    /// keeper that is gone has nothing left to act on.
     pub fn command(&self, command: u8) {
-        if let Some(fd) = &self.commands {
-            // SAFETY: a one-byte write from a live buffer to an open pipe.
-            unsafe { libc::write(fd.as_raw_fd(), [command].as_ptr().cast(), 1) };
+        if let Some(commands) = &self.commands {
+            let socket = commands.socket.lock().unwrap_or_else(|e| e.into_inner());
+            let fd = socket.as_raw_fd();
+            // SAFETY: a one-byte send and a one-byte receive with live
+            // buffers on an open socket, and a poll of it.
+            unsafe {
+                if libc::send(fd, [command].as_ptr().cast(), 1, libc::MSG_NOSIGNAL) == 1
+                    && wait_readable(fd)
+                {
+                    let mut done = 0u8;
+                    libc::recv(fd, (&mut done as *mut u8).cast(), 1, 0);
+                }
+            }
         }
     }
 }
@@ -183,6 +206,37 @@ impl Drop for Keeper {
             }
         }
     }
+}
+
+/// Waits for the keeper's answer, for as long as a set-up may take at most.
+unsafe fn wait_readable(fd: RawFd) -> bool {
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd, valid for the call.
+    unsafe { libc::poll(&mut poll, 1, SETUP_LIMIT_MS) == 1 }
+}
+
+/// A connected pair of Unix stream sockets: one end for the keeper, one
+/// for the sandbox, so that commands and answers share one channel.
+fn socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just opened and are owned here only.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
@@ -374,7 +428,10 @@ unsafe fn keeper_main(prepared: &Prepared, report_fd: RawFd, commands: RawFd) ->
                         CONTINUE_ALL => libc::SIGCONT,
                         _ => continue,
                     };
+                    // Every signal is pending when kill returns: the
+                    // answer tells the sandbox it may go on.
                     libc::kill(-1, signal);
+                    libc::send(0, [command].as_ptr().cast(), 1, libc::MSG_NOSIGNAL);
                 }
                 n if n < 0 && errno() == libc::EINTR => {}
                 _ => libc::_exit(0),
