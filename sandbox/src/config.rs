@@ -144,9 +144,9 @@ pub struct Config {
     /// Run the processes in private namespaces that show Lambda's paths
     /// (`/opt`, `/var/task`, a private `/tmp`), resolve `sandbox.localdomain`,
     /// and end everything they start with the environment (Linux). Where
-    /// the kernel refuses, the environment runs without and notes why. The
-    /// command line turns it on; the library leaves it off, as tests that
-    /// hand files to their processes through host folders need.
+    /// the kernel refuses, the environment runs without and notes why. On
+    /// by default; `--no-isolation` (or `false` here) runs the processes
+    /// on the host's folders, for a program that must write to them.
     pub isolation: bool,
     /// The size of the private `/tmp`, in MB (Lambda's ephemeral storage:
     /// 512 by default, up to 10,240). A write past it fails with "No space
@@ -220,7 +220,7 @@ impl Default for Config {
             journal_memory: None,
             journal_file: None,
             max_log_line_bytes: 256 * 1024,
-            isolation: false,
+            isolation: true,
             ephemeral_storage_mb: 512,
         }
     }

@@ -162,20 +162,22 @@ async fn oversized_response_is_refused_with_413_and_reported() {
 #[tokio::test]
 async fn freeze_stops_the_processes_between_invokes() {
     let package = package();
-    let counter = package.root().join("counter");
+    let name = format!("counter-{}", uuid::Uuid::new_v4().simple());
     let config = Config {
-        env: vec![("COUNTER_FILE".into(), counter.display().to_string())],
+        env: vec![("COUNTER_FILE".into(), format!("/tmp/{name}"))],
         ..package.config()
     };
-    let read = || std::fs::read_to_string(&counter).unwrap_or_default();
+    // The environment's own /tmp, isolated or not.
+    let read =
+        |env: &Environment| std::fs::read_to_string(env.tmp_dir().join(&name)).unwrap_or_default();
 
     let env = Environment::start(config.clone()).await.unwrap();
     env.invoke(InvokeRequest::json(&json!({}))).await;
     env.wait_idle().await;
-    let before = read();
+    let before = read(&env);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        read(),
+        read(&env),
         before,
         "the counter advanced while the environment was frozen"
     );
@@ -189,9 +191,9 @@ async fn freeze_stops_the_processes_between_invokes() {
     .unwrap();
     env.invoke(InvokeRequest::json(&json!({}))).await;
     env.wait_idle().await;
-    let before: u64 = read().parse().unwrap_or_default();
+    let before: u64 = read(&env).parse().unwrap_or_default();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let after: u64 = read().parse().unwrap_or_default();
+    let after: u64 = read(&env).parse().unwrap_or_default();
     assert!(
         after > before,
         "with --no-freeze the counter keeps going ({before} -> {after})"

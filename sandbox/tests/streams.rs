@@ -52,7 +52,9 @@ async fn crate_subscriber(api: &str, events: &[Value]) -> (String, Vec<Record>) 
         ("STREAM_API".into(), api.into()),
         ("RECEIVED_FILE".into(), out.display().to_string()),
     ];
-    let env = Environment::start(config).await.unwrap();
+    let env = Environment::start(support::on_host_folders(config))
+        .await
+        .unwrap();
     invoke_all(&env, events).await;
     env.shutdown().await;
     (std::fs::read_to_string(&out).unwrap(), env.records())
@@ -114,7 +116,7 @@ fn python_subscriber(label: &str, env: &[(&str, &str)]) -> (Package, Config, std
     let (package, mut config) = with_subscriber(label, "python_subscriber.py", &script, env);
     let out = package.root().join("received.ndjson");
     config.env.push(("OUT".into(), out.display().to_string()));
-    (package, config, out)
+    (package, support::on_host_folders(config), out)
 }
 
 fn function_lines(records: &[Value]) -> Vec<String> {

@@ -1,6 +1,8 @@
 //! The shipper beside a function on a managed runtime, run by the official
 //! Runtime Interface Client: the function's lines reach S3 through the
-//! Telemetry stream, and the shipper lives through INVOKE and SHUTDOWN.
+//! Telemetry stream, and the shipper lives through INVOKE and SHUTDOWN. The
+//! environment is isolated, as by default: the runtime finds its handler
+//! at `/var/task` and the wrapper at `/opt`, Lambda's own paths.
 
 mod support;
 
@@ -17,6 +19,7 @@ def handler(event, context):
     return {
         "wrappedBy": os.environ.get("WRAPPED_BY"),
         "executionEnv": os.environ.get("AWS_EXECUTION_ENV"),
+        "taskRoot": os.getcwd(),
         "requestId": context.aws_request_id,
     }
 "#;
@@ -28,6 +31,7 @@ const NODE_HANDLER: &str = r#"export const handler = async (event, context) => {
   return {
     wrappedBy: process.env.WRAPPED_BY ?? null,
     executionEnv: process.env.AWS_EXECUTION_ENV,
+    taskRoot: process.cwd(),
     requestId: context.awsRequestId,
   };
 };
@@ -59,6 +63,10 @@ async fn shipped_beside(runtime: Runtime, file: &str, source: &str, handler: &st
     let env = Environment::start(config.clone())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        env.is_isolated(),
+        "isolation was refused on this machine: run `lambda-sandbox run` to see why"
+    );
 
     let mut ids = Vec::new();
     for _ in 0..2 {
@@ -67,6 +75,7 @@ async fn shipped_beside(runtime: Runtime, file: &str, source: &str, handler: &st
         let answer: serde_json::Value = serde_json::from_slice(&result.payload).unwrap();
         assert_eq!(answer["wrappedBy"], "exec-wrapper", "{answer}");
         assert_eq!(answer["executionEnv"], format!("AWS_Lambda_{runtime}"));
+        assert_eq!(answer["taskRoot"], "/var/task", "{answer}");
         assert_eq!(answer["requestId"], result.request_id.as_str());
         env.wait_idle().await;
         // INVOKE made the shipper upload this invoke's lines before its report.

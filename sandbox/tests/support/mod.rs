@@ -91,6 +91,8 @@ pub async fn http(
 /// An environment whose runtime is the test itself: the bootstrap only
 /// tells the test where the Runtime API is and idles, and the test calls the
 /// API with raw HTTP. Init completes when the test sends its first `next`.
+/// The address comes through the task root, once the bootstrap runs, so
+/// these environments run on the host's folders.
 pub struct RawRuntime {
     pub addr: SocketAddr,
     pub package: Package,
@@ -107,11 +109,11 @@ pub async fn raw_runtime(init_timeout: Duration, prepare: impl FnOnce(&Package))
     let package = Package::temporary("raw").unwrap();
     package.bootstrap_script(IDLE_BOOTSTRAP).unwrap();
     prepare(&package);
-    let config = Config {
+    let config = on_host_folders(Config {
         init_timeout,
         freeze: false,
         ..package.config()
-    };
+    });
     let starting = tokio::spawn(async move {
         Environment::start(config)
             .await
@@ -130,6 +132,18 @@ pub async fn raw_runtime(init_timeout: Duration, prepare: impl FnOnce(&Package))
         addr: addr.expect("the bootstrap wrote the Runtime API address"),
         package,
         starting,
+    }
+}
+
+/// `config` for a fixture that hands the test what it received through a
+/// file on the host, read after Shutdown. An isolated environment cannot
+/// write one (its folders are Lambda's and read-only, and its `/tmp` ends
+/// with it), so these run on the host's folders; `lambda_layout.rs` runs
+/// the streams isolated.
+pub fn on_host_folders(config: Config) -> Config {
+    Config {
+        isolation: false,
+        ..config
     }
 }
 
