@@ -148,6 +148,15 @@ pub struct Config {
     /// by default; `--no-isolation` (or `false` here) runs the processes
     /// on the host's folders, for a program that must write to them.
     pub isolation: bool,
+    /// Give the isolated environment a network of its own, with loopback
+    /// only: the Runtime API at `127.0.0.1:9001` as on Lambda, the local
+    /// S3 endpoint and AppConfig agent at their usual ports inside, a
+    /// listener on `0.0.0.0` reachable from inside only, and the same
+    /// ports free for each environment. Off by default, so that the
+    /// processes reach services on the host as they reach the internet on
+    /// Lambda. Needs `isolation`; where the kernel refuses a network
+    /// namespace, the environment runs on the host's network and says so.
+    pub private_network: bool,
     /// The size of the private `/tmp`, in MB (Lambda's ephemeral storage:
     /// 512 by default, up to 10,240). A write past it fails with "No space
     /// left on device", as on Lambda.
@@ -221,6 +230,7 @@ impl Default for Config {
             journal_file: None,
             max_log_line_bytes: 256 * 1024,
             isolation: true,
+            private_network: false,
             ephemeral_storage_mb: 512,
         }
     }
@@ -260,6 +270,13 @@ impl Config {
                 ))
             }
         };
+        if self.private_network && !self.isolation {
+            return Err(
+                "a private network is part of isolation: drop --no-isolation (isolation: false) \
+                 or --private-network"
+                    .into(),
+            );
+        }
         megabytes("the memory size", self.memory_mb, MEMORY_MB)?;
         megabytes(
             "the ephemeral storage",

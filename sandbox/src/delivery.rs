@@ -11,14 +11,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
+use crate::isolation::Network;
 use crate::journal::{Journal, Record, timestamp};
 
 /// Which API the subscription came through.
@@ -121,6 +122,7 @@ pub struct Subscriber {
     /// Whether the environment's processes are frozen: a frozen listener
     /// cannot answer, so its clock stops.
     frozen: watch::Receiver<bool>,
+    network: Network,
     buffer: Mutex<Buffer>,
     changed: Notify,
     /// Wakes a delivery in progress when the subscriber is stopped.
@@ -156,6 +158,9 @@ pub struct DeliverySettings {
     pub buffer_factor: usize,
     pub delivery_timeout: Duration,
     pub frozen: watch::Receiver<bool>,
+    /// Where the subscriber's listener is: the host's network or the
+    /// environment's own.
+    pub network: Network,
 }
 
 impl Subscriber {
@@ -171,6 +176,7 @@ impl Subscriber {
             capacity_bytes,
             delivery_timeout: settings.delivery_timeout,
             frozen: settings.frozen,
+            network: settings.network,
             buffer: Mutex::new(Buffer::default()),
             changed: Notify::new(),
             stopping: Notify::new(),
@@ -381,7 +387,8 @@ impl Subscriber {
 
 /// Runs until the subscriber is stopped, then reports what it could not deliver.
 async fn run(subscriber: Arc<Subscriber>, journal: Arc<Journal>) {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    // One connection each, kept alive between batches as Lambda's is.
+    let mut http: Option<SendRequest<Full<Bytes>>> = None;
     let mut tcp: Option<TcpStream> = None;
     loop {
         let batch = loop {
@@ -404,9 +411,11 @@ async fn run(subscriber: Arc<Subscriber>, journal: Arc<Journal>) {
             let send = async {
                 match &subscriber.subscription.destination {
                     Destination::Http { port, path } => {
-                        post(&client, *port, path, &batch.lines).await
+                        post(&subscriber.network, &mut http, *port, path, &batch.lines).await
                     }
-                    Destination::Tcp { port } => write_lines(&mut tcp, *port, &batch.lines).await,
+                    Destination::Tcp { port } => {
+                        write_lines(&subscriber.network, &mut tcp, *port, &batch.lines).await
+                    }
                 }
             };
             match subscriber.attempt(send).await {
@@ -418,6 +427,7 @@ async fn run(subscriber: Arc<Subscriber>, journal: Arc<Journal>) {
                 Attempt::TimedOut => {
                     // The listener may be working on it still; sending it
                     // again could deliver it twice. Count it as dropped.
+                    http = None;
                     tcp = None;
                     journal.platform_unshared(
                         "platform.logsDropped",
@@ -455,25 +465,78 @@ fn loopback(port: u16) -> SocketAddr {
 }
 
 async fn post(
-    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    network: &Network,
+    connection: &mut Option<SendRequest<Full<Bytes>>>,
     port: u16,
     path: &str,
     batch: &[String],
 ) -> bool {
-    let body = format!("[{}]", batch.join(","));
-    let request = hyper::Request::post(format!("http://{}{path}", loopback(port)))
+    let request = hyper::Request::post(path)
+        .header("host", format!("sandbox.localdomain:{port}"))
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)));
-    let Ok(request) = request else { return false };
-    match client.request(request).await {
-        Ok(response) => response.status().is_success(),
-        Err(_) => false,
+        .body(Full::new(Bytes::from(format!("[{}]", batch.join(",")))));
+    let Ok(mut request) = request else {
+        return false;
+    };
+    // A kept-alive connection the listener has closed since is found out
+    // before the request leaves: it then goes on a new one, once.
+    for fresh in [false, true] {
+        let ready = match connection.as_mut() {
+            Some(sender) if !fresh => sender.ready().await.is_ok(),
+            _ => false,
+        };
+        if !ready {
+            *connection = open_http(network, port).await;
+        }
+        let Some(sender) = connection.as_mut() else {
+            return false;
+        };
+        match sender.try_send_request(request).await {
+            Ok(response) => {
+                let keep_alive = response.version() == hyper::Version::HTTP_11
+                    && !response
+                        .headers()
+                        .get(hyper::header::CONNECTION)
+                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+                let delivered =
+                    response.status().is_success() && response.into_body().collect().await.is_ok();
+                if !keep_alive || !delivered {
+                    *connection = None;
+                }
+                return delivered;
+            }
+            Err(mut unsent) => {
+                *connection = None;
+                match unsent.take_message() {
+                    Some(again) => request = again,
+                    None => return false,
+                }
+            }
+        }
     }
+    false
 }
 
-async fn write_lines(connection: &mut Option<TcpStream>, port: u16, batch: &[String]) -> bool {
+/// An HTTP/1.1 connection to the subscriber's listener.
+async fn open_http(network: &Network, port: u16) -> Option<SendRequest<Full<Bytes>>> {
+    let stream = network.connect(loopback(port)).await.ok()?;
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
+    // Ends by itself when the listener closes or the sender is dropped.
+    tokio::spawn(connection);
+    Some(sender)
+}
+
+async fn write_lines(
+    network: &Network,
+    connection: &mut Option<TcpStream>,
+    port: u16,
+    batch: &[String],
+) -> bool {
     if connection.is_none() {
-        *connection = TcpStream::connect(loopback(port)).await.ok();
+        *connection = network.connect(loopback(port)).await.ok();
     }
     let Some(stream) = connection.as_mut() else {
         return false;

@@ -48,6 +48,11 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot listen at {addr} in the environment's private network: {source}")]
+    PrivateNetwork {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot start the local S3 endpoint: {0}")]
     S3(std::io::Error),
     #[error("cannot start the local AppConfig agent: {0}")]
@@ -168,6 +173,9 @@ pub(crate) struct Core {
     pub shared: Arc<Shared>,
     pub layout: Layout,
     pub runtime_api: SocketAddr,
+    /// `AWS_LAMBDA_RUNTIME_API` as the processes see it: the same address,
+    /// or `127.0.0.1:9001` in a private network.
+    pub runtime_api_inside: SocketAddr,
     /// Held for a whole phase: Lambda runs one phase at a time per environment.
     pub instance: Arc<Mutex<Instance>>,
     /// Invokes waiting for their turn.
@@ -181,6 +189,8 @@ pub(crate) struct Core {
     s3_scratch: Option<PathBuf>,
     appconfig: Option<AppConfigAgent>,
     server: tokio::task::JoinHandle<()>,
+    /// What carries the private network's connections to the servers.
+    relays: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Core {
@@ -202,6 +212,7 @@ impl Core {
 impl Drop for Core {
     fn drop(&mut self) {
         self.server.abort();
+        self.relays.iter().for_each(tokio::task::JoinHandle::abort);
         if let Some(dir) = &self.s3_scratch {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -315,11 +326,27 @@ impl Environment {
         } else {
             None
         };
+        let network = isolation
+            .as_ref()
+            .map(Isolation::network)
+            .unwrap_or_default();
+        let _ = shared.network.set(network.clone());
+        let (runtime_api_inside, relays) = if network.is_private() {
+            let services = s3
+                .iter()
+                .map(|s3| s3.addr)
+                .chain(appconfig.iter().map(|agent| agent.addr));
+            reach_from_inside(&network, runtime_api, services)?
+        } else {
+            (runtime_api, Vec::new())
+        };
         let core = Arc::new(Core {
             isolation,
             shared,
             layout,
             runtime_api,
+            runtime_api_inside,
+            relays,
             instance: Arc::new(Mutex::new(Instance::default())),
             queued: AtomicUsize::new(0),
             service_env,
@@ -543,19 +570,48 @@ async fn start_isolation(
     let task_root = layout.task_root.clone();
     let layers = shared.config.opt_dirs.clone();
     let tmp_megabytes = shared.config.ephemeral_storage_mb;
+    let private_network = shared.config.private_network;
     let started = tokio::task::spawn_blocking(move || {
-        Isolation::start(&isolation::Settings {
-            task_root: &task_root,
-            layers: &layers,
-            tmp_megabytes,
-            api_address: runtime_api.ip(),
-        })
+        let start = |private_network: bool| {
+            Isolation::start(&isolation::Settings {
+                task_root: &task_root,
+                layers: &layers,
+                tmp_megabytes,
+                // Inside a private network the APIs are on its loopback.
+                api_address: if private_network {
+                    isolation::PRIVATE_RUNTIME_API.ip()
+                } else {
+                    runtime_api.ip()
+                },
+                private_network,
+            })
+        };
+        match start(private_network) {
+            Err(refused) if private_network => (start(false), Some(refused)),
+            started => (started, None),
+        }
     })
     .await;
+    let started = started.map(|(started, network_refused)| {
+        if let Some(refused) = network_refused {
+            shared.journal.note(format!(
+                "running on the host's network: no private network here ({refused})"
+            ));
+        }
+        started
+    });
     match started {
         Ok(Ok(isolation)) => {
+            let network = if isolation.network().is_private() {
+                format!(
+                    ", a private network with the Runtime API at {}",
+                    isolation::PRIVATE_RUNTIME_API
+                )
+            } else {
+                String::new()
+            };
             shared.journal.note(format!(
-                "isolated: layers at {}, task root at {}, private /tmp of {} MB",
+                "isolated: layers at {}, task root at {}, private /tmp of {} MB{network}",
                 isolation::OPT,
                 isolation::TASK_ROOT,
                 shared.config.ephemeral_storage_mb
@@ -575,4 +631,24 @@ async fn start_isolation(
             None
         }
     }
+}
+
+/// Listeners in the private network at the addresses the processes are
+/// given, each relaying to the sandbox's server on the host: the Runtime
+/// API at Lambda's `127.0.0.1:9001`, and each stand-in at its own address.
+fn reach_from_inside(
+    network: &isolation::Network,
+    runtime_api: SocketAddr,
+    services: impl Iterator<Item = SocketAddr>,
+) -> Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>), StartError> {
+    let inside = isolation::PRIVATE_RUNTIME_API;
+    let mut relays = Vec::new();
+    for (at, to) in std::iter::once((inside, runtime_api)).chain(services.map(|addr| (addr, addr)))
+    {
+        let listener = network
+            .listen(at)
+            .map_err(|source| StartError::PrivateNetwork { addr: at, source })?;
+        relays.push(isolation::relay(listener, to));
+    }
+    Ok((inside, relays))
 }

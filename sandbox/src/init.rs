@@ -187,7 +187,7 @@ async fn launch_extensions(
     let shared = &core.shared;
     let env = env_vars::extension(
         &shared.config,
-        &core.runtime_api.to_string(),
+        &core.runtime_api_inside.to_string(),
         &core.process_folders(),
         &core.service_env,
     );
@@ -281,7 +281,7 @@ async fn launch_runtime(
     };
     env.extend(env_vars::runtime(
         &shared.config,
-        &core.runtime_api.to_string(),
+        &core.runtime_api_inside.to_string(),
         &core.process_folders(),
         &core.service_env,
     ));

@@ -89,6 +89,11 @@ pub struct EnvironmentArgs {
     /// (/opt, /var/task, a private /tmp, sandbox.localdomain).
     #[arg(long)]
     no_isolation: bool,
+    /// Give the environment a network of its own (loopback only): the
+    /// Runtime API at 127.0.0.1:9001 as on Lambda, the S3 endpoint and the
+    /// AppConfig agent reachable inside, listeners unreachable from outside.
+    #[arg(long, conflicts_with = "no_isolation")]
+    private_network: bool,
     /// The size of the private /tmp in MB (512 to 10240), with isolation.
     #[arg(long, value_name = "MB", default_value_t = 512, value_parser = parse_ephemeral_storage)]
     ephemeral_storage: u32,
@@ -266,6 +271,7 @@ impl EnvironmentArgs {
             init_type: self.init_type,
             freeze: !self.no_freeze,
             isolation: !self.no_isolation,
+            private_network: self.private_network,
             ephemeral_storage_mb: self.ephemeral_storage,
             runtime_api: self.runtime_api,
             s3_buckets: self.s3_buckets.clone(),

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::delivery::Subscriber;
+use crate::isolation::Network;
 use crate::journal::Journal;
 
 pub struct Shared {
@@ -28,6 +29,9 @@ pub struct Shared {
     terminating: AtomicBool,
     /// Whether the processes are frozen, for the stream deliveries.
     pub frozen: tokio::sync::watch::Sender<bool>,
+    /// The processes' network, set once isolation has started (the host's
+    /// until then, and without isolation): deliveries connect through it.
+    pub network: std::sync::OnceLock<Network>,
 }
 
 #[derive(Default)]
@@ -218,6 +222,7 @@ impl Shared {
             changed: Notify::new(),
             terminating: AtomicBool::new(false),
             frozen: tokio::sync::watch::Sender::new(false),
+            network: std::sync::OnceLock::new(),
         }
     }
 

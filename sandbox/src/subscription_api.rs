@@ -97,6 +97,7 @@ fn subscribe(
             buffer_factor: config.stream_buffer_factor,
             delivery_timeout: config.delivery_timeout,
             frozen: shared.frozen.subscribe(),
+            network: shared.network.get().cloned().unwrap_or_default(),
         },
     ));
     shared.update(|st| {

@@ -8,51 +8,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use lambda_sandbox::{Config, Environment, InvokeRequest, Package, Status};
+use lambda_sandbox::{Config, InvokeRequest, Package, Status};
 use serde_json::{Value, json};
+use support::layout::{add_extension, function_package, isolated, start};
 use support::lines;
-
-const BOOTSTRAP: &str = include_str!("lambda_layout/bootstrap.sh");
-const FUNCTION: &str = include_str!("lambda_layout/function.sh");
-const WRAPPER: &str = include_str!("lambda_layout/extension_wrapper.sh");
-
-/// A package with the `/var/task` bootstrap and its handler.
-fn function_package(label: &str) -> Package {
-    let package = Package::temporary(label).unwrap();
-    package.bootstrap_script(BOOTSTRAP).unwrap();
-    std::fs::write(package.task_root().join("function.sh"), FUNCTION).unwrap();
-    package
-}
-
-/// Adds an extension as the AWS samples lay one out: the wrapper in
-/// `extensions/`, the code in `<name>/`.
-fn add_extension(package: &Package, name: &str, file: &str, code: &str) {
-    package.extension_script(name, WRAPPER).unwrap();
-    let dir = package.layer().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(file);
-    std::fs::write(&path, code).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-fn isolated(package: &Package, env: Vec<(String, String)>) -> Config {
-    Config {
-        isolation: true,
-        env,
-        timeout: Duration::from_secs(10),
-        ..package.config()
-    }
-}
-
-async fn start(config: Config) -> Environment {
-    let env = Environment::start(config).await.unwrap();
-    assert!(
-        env.is_isolated(),
-        "isolation was refused on this machine: run `lambda-sandbox run` to see why"
-    );
-    env
-}
 
 /// Host pids of the processes whose environment holds `marker`.
 fn processes_with(marker: &str) -> Vec<i32> {
@@ -185,7 +144,7 @@ async fn extensions_written_for_lambdas_paths_and_names_run_unmodified() {
         &package,
         "py-telemetry",
         "extension.py",
-        include_str!("lambda_layout/telemetry_extension.py"),
+        support::layout::PYTHON_EXTENSION,
     );
     let node = which("node");
     if node {
@@ -193,7 +152,7 @@ async fn extensions_written_for_lambdas_paths_and_names_run_unmodified() {
             &package,
             "node-telemetry",
             "index.js",
-            include_str!("lambda_layout/telemetry_extension.js"),
+            support::layout::NODE_EXTENSION,
         );
     }
     let env = start(isolated(&package, vec![])).await;

@@ -24,14 +24,18 @@ pub struct Namespaces {
 }
 
 impl Namespaces {
-    pub fn of(pid: libc::pid_t) -> std::io::Result<Namespaces> {
+    pub fn of(pid: libc::pid_t, private_network: bool) -> std::io::Result<Namespaces> {
         let mut files = Vec::new();
+        let network = private_network.then_some(("net", libc::CLONE_NEWNET));
         for (name, flag) in [
             ("user", libc::CLONE_NEWUSER),
             ("mnt", libc::CLONE_NEWNS),
             ("uts", libc::CLONE_NEWUTS),
             ("pid", libc::CLONE_NEWPID),
-        ] {
+        ]
+        .into_iter()
+        .chain(network)
+        {
             let file = std::fs::File::open(format!("/proc/{pid}/ns/{name}"))?;
             files.push((OwnedFd::from(file), flag));
         }

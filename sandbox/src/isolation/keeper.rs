@@ -10,13 +10,18 @@
 //! ends when its command socket closes, which the kernel does for the
 //! sandbox however the sandbox ends.
 //!
+//! With a private network the helper also creates a network namespace and
+//! brings its loopback interface up, and the keeper, which lives in it,
+//! hands the sandbox sockets of that network on request (see
+//! `network.rs`).
+//!
 //! Everything after `fork` runs in a copy of a multi-threaded program, where
 //! only async-signal-safe calls are allowed: the code below makes system
 //! calls on data prepared before the fork, and allocates nothing.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 
 use nix::libc;
 
@@ -28,10 +33,18 @@ use super::plan::Step;
 pub const END_ALL: u8 = b'K';
 pub const STOP_ALL: u8 = b'S';
 pub const CONTINUE_ALL: u8 = b'C';
+/// Asks for a new TCP socket of the environment's network, answered with
+/// an errno (0 when it worked) and, then, the socket's descriptor.
+const NEW_SOCKET: u8 = b'N';
 
 /// The namespaces the keeper holds, as Linux's `unshare` flags.
-pub fn namespace_flags() -> libc::c_int {
-    libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWPID
+pub fn namespace_flags(private_network: bool) -> libc::c_int {
+    let flags = libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWPID;
+    if private_network {
+        flags | libc::CLONE_NEWNET
+    } else {
+        flags
+    }
 }
 
 /// Everything the helper and the keeper need, made before the fork.
@@ -42,6 +55,7 @@ pub struct Prepared {
     pub uid_map: CString,
     pub gid_map: CString,
     pub hostname: CString,
+    pub private_network: bool,
 }
 
 /// Where the set-up stopped, as reported on the pipe.
@@ -56,6 +70,7 @@ pub enum Stage {
     Fork,
     Proc,
     PivotRoot,
+    Loopback,
 }
 
 impl Stage {
@@ -69,6 +84,7 @@ impl Stage {
             Stage::Fork => -6,
             Stage::Proc => -7,
             Stage::PivotRoot => -8,
+            Stage::Loopback => -9,
             Stage::Step(index) => index as i32,
         }
     }
@@ -83,6 +99,7 @@ impl Stage {
             -6 => Stage::Fork,
             -7 => Stage::Proc,
             -8 => Stage::PivotRoot,
+            -9 => Stage::Loopback,
             index => Stage::Step(index.max(0) as usize),
         }
     }
@@ -104,12 +121,12 @@ pub struct Keeper {
     helper: libc::pid_t,
     /// The keeper's pid as the sandbox sees it.
     pub pid: libc::pid_t,
-    commands: Option<Commands>,
+    commands: Option<Arc<Commands>>,
 }
 
 /// The sandbox's end of the keeper's command socket.
-struct Commands {
-    /// One exchange at a time: a command waits for its answer.
+pub struct Commands {
+    /// One exchange at a time: a socket request waits for its answer.
     socket: Mutex<OwnedFd>,
 }
 
@@ -141,9 +158,9 @@ impl Keeper {
         let mut keeper = Keeper {
             helper,
             pid: 0,
-            commands: Some(Commands {
+            commands: Some(Arc::new(Commands {
                 socket: Mutex::new(commands_sandbox),
-            }),
+            })),
         };
         let mut ready = false;
         while !(ready && keeper.pid > 0) {
@@ -183,6 +200,68 @@ impl Keeper {
             }
         }
     }
+
+    /// The command socket, for as long as the keeper lives.
+    pub fn commands(&self) -> Weak<Commands> {
+        self.commands
+            .as_ref()
+            .map_or_else(Weak::new, Arc::downgrade)
+    }
+}
+
+impl Commands {
+    /// A new TCP socket (IPv4, non-blocking) of the environment's network,
+    /// made by the keeper. Blocking, for the moment the keeper takes.
+    pub fn socket(&self) -> std::io::Result<OwnedFd> {
+        let socket = self.socket.lock().unwrap_or_else(|e| e.into_inner());
+        let fd = socket.as_raw_fd();
+        // SAFETY: a one-byte send, then a poll and a recvmsg into buffers
+        // that live on this stack for the length of the calls.
+        unsafe {
+            if libc::send(fd, [NEW_SOCKET].as_ptr().cast(), 1, libc::MSG_NOSIGNAL) != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if !wait_readable(fd) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the environment's keeper did not hand over a socket",
+                ));
+            }
+            let mut answer = [0u8; 4];
+            let mut control = [0u64; 4];
+            let mut iov = libc::iovec {
+                iov_base: answer.as_mut_ptr().cast(),
+                iov_len: answer.len(),
+            };
+            let mut message: libc::msghdr = std::mem::zeroed();
+            message.msg_iov = &mut iov;
+            message.msg_iovlen = 1;
+            message.msg_control = control.as_mut_ptr().cast();
+            message.msg_controllen = std::mem::size_of_val(&control) as _;
+            let n = libc::recvmsg(fd, &mut message, libc::MSG_CMSG_CLOEXEC);
+            if n != answer.len() as isize {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the environment's keeper has ended",
+                ));
+            }
+            let errno = i32::from_ne_bytes(answer);
+            if errno != 0 {
+                return Err(std::io::Error::from_raw_os_error(errno));
+            }
+            let header = libc::CMSG_FIRSTHDR(&message);
+            if header.is_null()
+                || (*header).cmsg_level != libc::SOL_SOCKET
+                || (*header).cmsg_type != libc::SCM_RIGHTS
+            {
+                return Err(std::io::Error::other(
+                    "the environment's keeper answered without a socket",
+                ));
+            }
+            let received = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<RawFd>());
+            Ok(OwnedFd::from_raw_fd(received))
+        }
+    }
 }
 
 impl Drop for Keeper {
@@ -220,7 +299,7 @@ unsafe fn wait_readable(fd: RawFd) -> bool {
 }
 
 /// A connected pair of Unix stream sockets: one end for the keeper, one
-/// for the sandbox, so that commands and answers share one channel.
+/// for the sandbox. A stream socket, unlike a pipe, carries descriptors.
 fn socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors.
@@ -346,8 +425,12 @@ unsafe fn helper_main(prepared: &Prepared, report_fd: RawFd, commands: RawFd) ->
         {
             fail(report_fd, Stage::IdMaps);
         }
-        if libc::unshare(namespace_flags()) != 0 {
+        if libc::unshare(namespace_flags(prepared.private_network)) != 0 {
             fail(report_fd, Stage::Namespaces);
+        }
+        // A new network has only a loopback interface, and it is down.
+        if prepared.private_network && !loopback_up() {
+            fail(report_fd, Stage::Loopback);
         }
         // Nothing mounted here may reach the host's mount table.
         let root = c"/";
@@ -426,6 +509,10 @@ unsafe fn keeper_main(prepared: &Prepared, report_fd: RawFd, commands: RawFd) ->
                         END_ALL => libc::SIGKILL,
                         STOP_ALL => libc::SIGSTOP,
                         CONTINUE_ALL => libc::SIGCONT,
+                        NEW_SOCKET => {
+                            hand_over_socket(0);
+                            continue;
+                        }
                         _ => continue,
                     };
                     // Every signal is pending when kill returns: the
@@ -436,6 +523,59 @@ unsafe fn keeper_main(prepared: &Prepared, report_fd: RawFd, commands: RawFd) ->
                 n if n < 0 && errno() == libc::EINTR => {}
                 _ => libc::_exit(0),
             }
+        }
+    }
+}
+
+/// Brings the network namespace's `lo` up, as `ip link set lo up` does.
+unsafe fn loopback_up() -> bool {
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return false;
+        }
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (at, byte) in b"lo".iter().enumerate() {
+            request.ifr_name[at] = *byte as libc::c_char;
+        }
+        request.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        let done = libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &request) == 0;
+        libc::close(fd);
+        done
+    }
+}
+
+/// Answers a socket request on `commands`: a TCP socket made here belongs
+/// to this network wherever the sandbox uses it afterwards.
+unsafe fn hand_over_socket(commands: RawFd) {
+    unsafe {
+        let socket = libc::socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        );
+        let mut answer = if socket < 0 { errno() } else { 0 }.to_ne_bytes();
+        let mut iov = libc::iovec {
+            iov_base: answer.as_mut_ptr().cast(),
+            iov_len: answer.len(),
+        };
+        let mut control = [0u64; 4];
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = &mut iov;
+        message.msg_iovlen = 1;
+        if socket >= 0 {
+            let fd_size = std::mem::size_of::<RawFd>() as libc::c_uint;
+            message.msg_control = control.as_mut_ptr().cast();
+            message.msg_controllen = libc::CMSG_SPACE(fd_size) as _;
+            let header = libc::CMSG_FIRSTHDR(&message);
+            (*header).cmsg_level = libc::SOL_SOCKET;
+            (*header).cmsg_type = libc::SCM_RIGHTS;
+            (*header).cmsg_len = libc::CMSG_LEN(fd_size) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<RawFd>(), socket);
+        }
+        libc::sendmsg(commands, &message, libc::MSG_NOSIGNAL);
+        if socket >= 0 {
+            libc::close(socket);
         }
     }
 }

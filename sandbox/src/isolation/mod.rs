@@ -4,7 +4,10 @@
 //! both read-only; `/tmp` is the environment's own, of the ephemeral storage
 //! size; `/etc/hosts` resolves `sandbox` and `sandbox.localdomain` to the
 //! address of the environment's APIs; the processes form one PID namespace,
-//! so none of them outlives the environment. The network stays the host's.
+//! so none of them outlives the environment. The network stays the host's,
+//! unless a private one is asked for: then the environment has its own,
+//! with loopback only, and the sandbox's APIs and stand-ins reachable in it
+//! at the addresses Lambda's processes expect (`network.rs`).
 //!
 //! All of it comes from Linux namespaces that need no root: a user namespace
 //! first, then mount, UTS and PID namespaces owned by it. Where the kernel
@@ -18,8 +21,11 @@
 mod enter;
 #[cfg(target_os = "linux")]
 mod keeper;
+mod network;
 #[cfg(target_os = "linux")]
 mod plan;
+
+pub use network::{Network, RUNTIME_API as PRIVATE_RUNTIME_API, relay};
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -94,6 +100,8 @@ pub struct Settings<'a> {
     pub tmp_megabytes: u32,
     /// Where `sandbox.localdomain` points: the address of the APIs.
     pub api_address: IpAddr,
+    /// A network namespace of the environment's own.
+    pub private_network: bool,
 }
 
 /// Why the environment runs without isolation, in one line that says how
@@ -108,6 +116,7 @@ pub struct Isolation {
     keeper: keeper::Keeper,
     namespaces: enter::Namespaces,
     view: View,
+    private_network: bool,
     /// Last, so that it goes once the keeper and the namespaces have.
     _scratch: Scratch,
 }
@@ -160,6 +169,7 @@ impl Isolation {
                 uid_map: c(format!("{uid} {uid} 1\n")),
                 gid_map: c(format!("{gid} {gid} 1\n")),
                 hostname: c(HOSTNAME.to_string()),
+                private_network: settings.private_network,
             })
         };
         let result = prepare()
@@ -167,9 +177,10 @@ impl Isolation {
             .and_then(|prepared| {
                 let keeper = keeper::Keeper::start(&prepared)
                     .map_err(|failure| Refused(explain(&failure, &prepared.steps)))?;
-                let namespaces = enter::Namespaces::of(keeper.pid).map_err(|err| {
-                    Refused(format!("cannot open the environment's namespaces: {err}"))
-                })?;
+                let namespaces = enter::Namespaces::of(keeper.pid, settings.private_network)
+                    .map_err(|err| {
+                        Refused(format!("cannot open the environment's namespaces: {err}"))
+                    })?;
                 Ok((keeper, namespaces))
             });
         match result {
@@ -177,6 +188,7 @@ impl Isolation {
                 keeper,
                 namespaces,
                 view: View::new(settings.task_root, settings.layers),
+                private_network: settings.private_network,
                 _scratch: Scratch(scratch),
             }),
             Err(refused) => {
@@ -217,6 +229,15 @@ impl Isolation {
     /// The environment's `/tmp`, as the sandbox can read it.
     pub fn tmp(&self) -> PathBuf {
         PathBuf::from(format!("/proc/{}/root/tmp", self.keeper.pid))
+    }
+
+    /// How the sandbox reaches the processes' network.
+    pub fn network(&self) -> Network {
+        if self.private_network {
+            Network::Private(self.keeper.commands())
+        } else {
+            Network::Host
+        }
     }
 }
 
@@ -263,7 +284,10 @@ fn explain(failure: &keeper::Failure, steps: &[plan::Step]) -> String {
                     .get(*index)
                     .map_or_else(|| "build the root".to_string(), ToString::to_string),
                 Stage::IdMaps => "map the user's ids into the namespace".into(),
-                Stage::Namespaces => "create the mount, UTS and PID namespaces".into(),
+                Stage::Namespaces => {
+                    "create the mount, UTS and PID (and, when private, network) namespaces".into()
+                }
+                Stage::Loopback => "bring up the private network's loopback interface".into(),
                 Stage::PrivateMounts => "make the mounts private".into(),
                 Stage::Hostname => "set the host name".into(),
                 Stage::Fork => "start the environment's first process".into(),
@@ -271,7 +295,12 @@ fn explain(failure: &keeper::Failure, steps: &[plan::Step]) -> String {
                 Stage::PivotRoot => "switch to the environment's root".into(),
                 Stage::UserNamespace => unreachable!("handled above"),
             };
-            format!("cannot {what}: {}", err(*errno))
+            let limit = if *stage == Stage::Namespaces && *errno == nix::libc::ENOSPC {
+                " (a namespace limit, sysctl user.max_*_namespaces, is 0 or reached)"
+            } else {
+                ""
+            };
+            format!("cannot {what}: {}{limit}", err(*errno))
         }
         Failure::Io(err) => format!("cannot start the environment's namespaces: {err}"),
     }
@@ -303,6 +332,10 @@ impl Isolation {
 
     pub fn tmp(&self) -> PathBuf {
         PathBuf::from("/tmp")
+    }
+
+    pub fn network(&self) -> Network {
+        Network::Host
     }
 }
 

@@ -3,7 +3,9 @@
 wrapper in /opt/extensions execs this file from /opt/<name>/, and the
 listener binds sandbox.localdomain, a name only Lambda's /etc/hosts has.
 http.server logs every request it receives, as it does by default. What
-the extension sees goes to stdout: the test reads it from the journal."""
+the extension sees goes to stdout: the test reads it from the journal.
+LISTEN_HOST and LISTEN_PORT move the listener, for the private-network
+tests."""
 import http.server
 import json
 import os
@@ -13,7 +15,8 @@ import time
 import urllib.request
 
 NAME = "py-telemetry"
-PORT = 4243
+HOST = os.environ.get("LISTEN_HOST", "sandbox.localdomain")
+PORT = int(os.environ.get("LISTEN_PORT", "4243"))
 API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
 
 
@@ -34,7 +37,7 @@ def call(method, path, headers, body=None):
         return response.headers, json.loads(response.read() or b"null")
 
 
-server = http.server.ThreadingHTTPServer(("sandbox.localdomain", PORT), Batches)
+server = http.server.ThreadingHTTPServer((HOST, PORT), Batches)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 
 headers, _ = call("POST", "/2020-01-01/extension/register",

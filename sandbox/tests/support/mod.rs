@@ -1,6 +1,8 @@
 //! Helpers shared by the sandbox's integration tests.
 #![allow(dead_code)]
 
+pub mod layout;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
