@@ -12,6 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, MAX_EXTENSIONS, MAX_LAYERS};
+use crate::isolation::View;
 use crate::managed_runtime::Launch;
 
 /// A problem with the files of the environment, found before anything runs.
@@ -32,27 +33,29 @@ pub enum PackagingError {
     )]
     NoBootstrap { looked: String },
     #[error(
-        "{what} {path} is not executable: Lambda fails it with Extension.LaunchError (permission denied). \
-         Run `chmod +x {path}`; git checkouts, zip tools and Terraform's archive_file can drop the bit"
+        "{what} {named} is not executable: Lambda fails it with Extension.LaunchError (permission denied). \
+         Run `chmod +x {}`; git checkouts, zip tools and Terraform's archive_file can drop the bit",
+        .named.host.display()
     )]
-    NotExecutable { what: &'static str, path: PathBuf },
+    NotExecutable { what: &'static str, named: Named },
     #[error(
-        "{what} {path} is a script with Windows (CRLF) line endings: the kernel looks for an interpreter \
+        "{what} {named} is a script with Windows (CRLF) line endings: the kernel looks for an interpreter \
          named {interpreter:?} and fails with 'no such file or directory'. Convert it with \
-         `sed -i 's/\\r$//' {path}` or dos2unix"
+         `sed -i 's/\\r$//' {}` or dos2unix",
+        .named.host.display()
     )]
     CrlfScript {
         what: &'static str,
-        path: PathBuf,
+        named: Named,
         interpreter: String,
     },
     #[error(
-        "{what} {path} is a {found} binary but this machine runs {host}: it would fail with \
+        "{what} {named} is a {found} binary but this machine runs {host}: it would fail with \
          'exec format error'. Build it for {host} (cargo lambda build{flag})"
     )]
     WrongArchitecture {
         what: &'static str,
-        path: PathBuf,
+        named: Named,
         found: &'static str,
         host: &'static str,
         flag: &'static str,
@@ -62,6 +65,24 @@ pub enum PackagingError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// A file as Lambda names it (`/opt/extensions/foo`, `/var/task/bootstrap`),
+/// then, where that differs, as this machine does.
+#[derive(Debug)]
+pub struct Named {
+    lambda: PathBuf,
+    host: PathBuf,
+}
+
+impl std::fmt::Display for Named {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.lambda.display())?;
+        if self.lambda != self.host {
+            write!(f, " ({} here)", self.host.display())?;
+        }
+        Ok(())
+    }
 }
 
 /// The files the environment runs, after merging the layers.
@@ -106,8 +127,17 @@ impl Layout {
                 count: extensions.len(),
             });
         }
+        // How the processes will name the files: without a task root, the
+        // folder of a --bootstrap becomes it; a bootstrap found in a layer
+        // is at /opt, so no host folder stands for /var/task then.
+        let task_root = config
+            .task_root
+            .clone()
+            .or_else(|| config.bootstrap.as_ref()?.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("/var/task"));
+        let view = View::new(&task_root, &config.opt_dirs);
         for (_, path) in &extensions {
-            check_executable("extension", path)?;
+            check_executable("extension", path, &view)?;
         }
         let (bootstrap, runtime_args, runtime_env) = match managed {
             Some(launch) => {
@@ -116,13 +146,13 @@ impl Layout {
                     .customer_var(crate::managed_runtime::EXEC_WRAPPER)
                     .is_some()
                 {
-                    check_executable("AWS_LAMBDA_EXEC_WRAPPER", &launch.program)?;
+                    check_executable("AWS_LAMBDA_EXEC_WRAPPER", &launch.program, &view)?;
                 }
                 (launch.program, launch.args, launch.env)
             }
             None => {
                 let bootstrap = find_bootstrap(config)?;
-                check_executable("bootstrap", &bootstrap)?;
+                check_executable("bootstrap", &bootstrap, &view)?;
                 (bootstrap, Vec::new(), Vec::new())
             }
         };
@@ -206,16 +236,24 @@ fn find_bootstrap(config: &Config) -> Result<PathBuf, PackagingError> {
 
 /// The checks Lambda does not do for you: it would only say "permission
 /// denied", "no such file or directory" or "exec format error".
-pub fn check_executable(what: &'static str, path: &Path) -> Result<(), PackagingError> {
+pub fn check_executable(
+    what: &'static str,
+    path: &Path,
+    view: &View,
+) -> Result<(), PackagingError> {
     let io = |source| PackagingError::Io {
         path: path.to_path_buf(),
         source,
+    };
+    let named = || Named {
+        lambda: view.inside(path),
+        host: path.to_path_buf(),
     };
     let meta = fs::metadata(path).map_err(io)?;
     if meta.permissions().mode() & 0o111 == 0 {
         return Err(PackagingError::NotExecutable {
             what,
-            path: path.to_path_buf(),
+            named: named(),
         });
     }
     let mut head = [0u8; 256];
@@ -234,7 +272,7 @@ pub fn check_executable(what: &'static str, path: &Path) -> Result<(), Packaging
                 .to_string();
             return Err(PackagingError::CrlfScript {
                 what,
-                path: path.to_path_buf(),
+                named: named(),
                 interpreter,
             });
         }
@@ -244,7 +282,7 @@ pub fn check_executable(what: &'static str, path: &Path) -> Result<(), Packaging
         if found != host {
             return Err(PackagingError::WrongArchitecture {
                 what,
-                path: path.to_path_buf(),
+                named: named(),
                 found,
                 host,
                 flag: if host == "arm64" {
@@ -321,12 +359,26 @@ mod tests {
     fn packaging_mistakes_are_explained() {
         let package = crate::Package::temporary("layers-mistakes").unwrap();
         let root = package.root();
-        write(&root.join("extensions/plain"), b"#!/bin/sh\n", 0o644);
-        let err = check_executable("extension", &root.join("extensions/plain")).unwrap_err();
-        assert!(err.to_string().contains("chmod +x"), "{err}");
+        // The package's root is a layer here.
+        let view = View::new(&root.join("task"), &[root.to_path_buf()]);
+        let plain = root.join("extensions/plain");
+        write(&plain, b"#!/bin/sh\n", 0o644);
+        let err = check_executable("extension", &plain, &view).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "extension /opt/extensions/plain ({} here) is not executable",
+                plain.display()
+            )),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("chmod +x {}", plain.display())),
+            "{err}"
+        );
 
         write(&root.join("crlf"), b"#!/bin/bash\r\necho hi\r\n", 0o755);
-        let err = check_executable("extension", &root.join("crlf")).unwrap_err();
+        let err = check_executable("extension", &root.join("crlf"), &view).unwrap_err();
         assert!(err.to_string().contains("CRLF"), "{err}");
         assert!(err.to_string().contains("\"/bin/bash\\r\""), "{err}");
 
@@ -340,7 +392,7 @@ mod tests {
         };
         elf[18..20].copy_from_slice(&foreign.to_le_bytes());
         write(&root.join("foreign"), &elf, 0o755);
-        let err = check_executable("extension", &root.join("foreign")).unwrap_err();
+        let err = check_executable("extension", &root.join("foreign"), &view).unwrap_err();
         assert!(err.to_string().contains("exec format error"), "{err}");
     }
 
