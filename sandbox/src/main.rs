@@ -11,8 +11,6 @@ use lambda_sandbox::{
     Config, Environment, InvokeRequest, Status, invoke_api, output::Output, sample_events,
 };
 
-mod demo;
-
 #[derive(Parser)]
 #[command(
     name = "lambda-sandbox",
@@ -32,11 +30,6 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Print a sample event for a trigger, built from the aws_lambda_events types.
     Event(EventArgs),
-    /// Build the examples and run their scripted walkthroughs.
-    Demo {
-        /// Which walkthrough: lifecycle, s3-log-shipper or appconfig (default: all, in turn).
-        name: Option<String>,
-    },
 }
 
 #[derive(Args, Clone)]
@@ -302,7 +295,7 @@ fn read_event(arg: &str) -> Result<String, String> {
 /// Exit status: 0 when every invocation succeeded, 1 when one failed, 2 when
 /// the environment could not start, 130 when a signal stopped the run, 70
 /// when a task of the sandbox failed (the environment is shut down first).
-pub async fn run(
+async fn run(
     config: Config,
     events: Vec<String>,
     invocations: usize,
@@ -595,7 +588,6 @@ async fn main() -> ExitCode {
             }
         },
         Command::Event(args) => print_event(&args),
-        Command::Demo { name } => demo::run(name.as_deref()).await,
     }
 }
 

@@ -1,12 +1,13 @@
 //! The original post's AppConfig walkthrough, in the sandbox: two functions
 //! read `loglevel` through the agent, a new configuration is deployed, both
-//! pick it up on their next invoke without a cold start.
+//! pick it up on their next invoke without a cold start. The story itself is
+//! `walkthroughs::appconfig`, which `cargo walkthroughs` prints.
 
 use std::path::Path;
-use std::time::Duration;
 
 use lambda_sandbox::{Config, Environment, InvokeRequest, InvokeResult, Package, Status};
 use serde_json::{Value, json};
+use walkthroughs::{Binaries, Place, appconfig};
 
 const PROFILE: &str = "DemoExtensionApplication/Production/LoggingLevel";
 
@@ -54,35 +55,54 @@ fn expected(cold: bool, level: &str) -> Value {
     json!({"event": {"hello": "world"}, "ColdStart": cold, "LogLevel": level})
 }
 
-fn debug_lines(env: &Environment) -> usize {
-    env.records()
-        .iter()
-        .filter(|r| r.kind == "function")
-        .filter(|r| r.record.as_str().unwrap_or_default().starts_with("DEBUG "))
-        .count()
-}
-
 #[tokio::test]
 async fn a_new_configuration_reaches_both_functions_without_a_cold_start() {
-    let (package, config) = setup(r#"{"loglevel":"normal"}"#, &[]);
-    let file = package.root().join("level.json");
-    let first = Environment::start(config.clone()).await.unwrap();
-    let second = Environment::start(config).await.unwrap();
-    for function in [&first, &second] {
-        assert_eq!(answer(&hello(function).await), expected(true, "normal"));
-        assert_eq!(answer(&hello(function).await), expected(false, "normal"));
-        assert_eq!(debug_lines(function), 0, "normal logs at INFO");
+    // The walkthrough `cargo walkthroughs appconfig` prints.
+    let binaries = Binaries::beside(Path::new(env!("CARGO_BIN_EXE_appconfig-reader")));
+    let story = appconfig::run(
+        &binaries,
+        &appconfig::Settings {
+            echo: false,
+            place: Place::Temporary,
+        },
+    )
+    .await
+    .unwrap();
+    let [cold, warm, updated] = &story.rounds[..] else {
+        panic!("three rounds, got {}", story.rounds.len());
+    };
+    let debug_lines = |answer: &appconfig::Answer| {
+        answer
+            .log_lines
+            .iter()
+            .filter(|l| l.starts_with("DEBUG "))
+            .count()
+    };
+    for (round, cold_start, level) in [
+        (cold, true, "normal"),
+        (warm, false, "normal"),
+        (updated, false, "verbose"),
+    ] {
+        let functions: Vec<&str> = round.answers.iter().map(|a| a.function).collect();
+        assert_eq!(functions, appconfig::FUNCTIONS, "{}", round.label);
+        for answer in &round.answers {
+            assert_eq!(
+                self::answer(&answer.invocation.result),
+                expected(cold_start, level),
+                "{}: {}",
+                round.label,
+                answer.function
+            );
+            // normal logs at INFO; verbose turns on DEBUG lines.
+            assert_eq!(
+                debug_lines(answer) > 0,
+                level == "verbose",
+                "{}: {:?}",
+                round.label,
+                answer.log_lines
+            );
+        }
     }
-
-    // "Deploy" a new version: the agents serve it after their poll interval.
-    std::fs::write(&file, r#"{"loglevel":"verbose"}"#).unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    for function in [&first, &second] {
-        assert_eq!(answer(&hello(function).await), expected(false, "verbose"));
-        assert!(debug_lines(function) > 0, "verbose turns on DEBUG lines");
-    }
-    first.shutdown().await;
-    second.shutdown().await;
 }
 
 #[tokio::test]

@@ -1,11 +1,14 @@
 //! The walkthrough of "Building Extensions for AWS Lambda", checked step by
-//! step: the lifecycle logger with the hand-written custom runtime.
+//! step: the lifecycle logger with the hand-written custom runtime. The
+//! story itself is `walkthroughs::lifecycle`, which `cargo walkthroughs`
+//! prints; these tests assert on what it returns.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lambda_sandbox::{Config, Environment, InvokeRequest, Package, Record, Status};
 use serde_json::json;
+use walkthroughs::{Binaries, Place, lifecycle};
 
 /// The custom runtime's `bootstrap`, built beside this crate's binary by
 /// `cargo test --workspace` (or `cargo build --workspace`).
@@ -47,65 +50,74 @@ fn position(records: &[Record], kind: &str, text: &str) -> usize {
 
 #[tokio::test]
 async fn the_eleven_steps_happen_in_order() {
-    let (_package, config) = setup("300");
-    let env = Environment::start(config).await.unwrap();
-    let pids = env.pids().await;
-    let first = env.invoke(InvokeRequest::json(&json!({"step": 1}))).await;
-    let answered_at = std::time::SystemTime::now()
+    // The walkthrough `cargo walkthroughs lifecycle` prints, with shorter work.
+    let binaries = Binaries::beside(Path::new(env!("CARGO_BIN_EXE_lifecycle-logger")));
+    let story = lifecycle::run(
+        &binaries,
+        &lifecycle::Settings {
+            work_ms: 300,
+            echo: false,
+            place: Place::Temporary,
+        },
+    )
+    .await
+    .unwrap();
+    let [first, second] = &story.invocations[..] else {
+        panic!("two invocations, got {}", story.invocations.len());
+    };
+    assert_eq!(first.result.status, Status::Success);
+    assert_eq!(second.result.status, Status::Success);
+    let answered_at = first
+        .answered_at
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    assert_eq!(first.status, Status::Success);
-    let second = env.invoke(InvokeRequest::json(&json!({"step": 2}))).await;
-    assert_eq!(second.status, Status::Success);
-    env.wait_idle().await;
-    env.shutdown().await;
-    let records = env.records();
-    let id = first.request_id.as_str();
+    let records = &story.records;
+    let id = first.result.request_id.as_str();
 
     let steps = [
         // 1. The extension launches and registers before the runtime starts.
         position(
-            &records,
+            records,
             "extension",
             "starting: registering for INVOKE and SHUTDOWN",
         ),
         // 2. The runtime initialises from the bootstrap.
-        position(&records, "function", "Runtime: initialising handler"),
+        position(records, "function", "Runtime: initialising handler"),
         // 3. Both wait for their next event: Init ends.
-        position(&records, "platform.initReport", "success"),
+        position(records, "platform.initReport", "success"),
         // 4. The invoke reaches the extension and the runtime.
         position(
-            &records,
+            records,
             "extension",
             &format!("INVOKE received: request {id}"),
         ),
         // 5. The runtime runs the handler with the event.
         position(
-            &records,
+            records,
             "function",
             &format!("Function: handling request {id}"),
         ),
         // 6. The response goes back through the Runtime API.
         position(
-            &records,
+            records,
             "function",
             &format!("Runtime: request {id} answered"),
         ),
         // 7. The runtime waits for the next event.
-        position(&records, "platform.runtimeDone", id),
+        position(records, "platform.runtimeDone", id),
         // 8. The extension finishes its companion work, then asks for the next event.
         position(
-            &records,
+            records,
             "extension",
             &format!("companion work for request {id} done"),
         ),
         // 9. The invocation report.
-        position(&records, "platform.report", id),
+        position(records, "platform.report", id),
         // 10. Shutdown: the runtime gets SIGTERM.
-        position(&records, "function", "Runtime: received SIGTERM"),
+        position(records, "function", "Runtime: received SIGTERM"),
         // 11. Then the extension gets SHUTDOWN and exits after the runtime.
-        position(&records, "extension", "SHUTDOWN received: reason spindown"),
+        position(records, "extension", "SHUTDOWN received: reason spindown"),
     ];
     // Step 4 reaches the extension and the runtime at the same moment, so the
     // extension's line may come before or after the handler's (step 5).
@@ -120,7 +132,7 @@ async fn the_eleven_steps_happen_in_order() {
         "steps out of order: {steps:?}"
     );
     assert!(
-        position(&records, "platform.start", id) < steps[3] && steps[3] < steps[7],
+        position(records, "platform.start", id) < steps[3] && steps[3] < steps[7],
         "{steps:?}"
     );
 
@@ -131,7 +143,7 @@ async fn the_eleven_steps_happen_in_order() {
         "the response waited for the extension's work"
     );
     // The next invoke waited for that work.
-    assert!(position(&records, "platform.start", &second.request_id) > steps[7]);
+    assert!(position(records, "platform.start", &second.result.request_id) > steps[7]);
 
     let report = &records[steps[8]].record;
     let overhead = report["spans"][0]["durationMs"].as_f64().unwrap();
@@ -141,7 +153,7 @@ async fn the_eleven_steps_happen_in_order() {
     );
 
     tokio::time::sleep(Duration::from_millis(50)).await;
-    for pid in pids {
+    for &pid in &story.pids {
         assert!(
             !Path::new(&format!("/proc/{pid}")).exists(),
             "process {pid} survived"

@@ -1,0 +1,146 @@
+//! `cargo walkthroughs [NAME]`: builds the examples, then runs their
+//! walkthroughs in lambda-sandbox, printing each as it happens.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use lambda_sandbox::Status;
+use walkthroughs::{Binaries, Invocation, Place, appconfig, lifecycle, s3_log_shipper};
+
+const NAMES: &str = "lifecycle, s3-log-shipper, appconfig";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let names: Vec<String> = std::env::args().skip(1).collect();
+    let chosen: Vec<&str> = match names.as_slice() {
+        [] => vec!["lifecycle", "s3-log-shipper", "appconfig"],
+        [one] if NAMES.split(", ").any(|n| n == one) => vec![one.as_str()],
+        _ => {
+            eprintln!("usage: cargo walkthroughs [NAME]; the walkthroughs are: {NAMES}");
+            return ExitCode::from(2);
+        }
+    };
+    let binaries = match build() {
+        Ok(binaries) => binaries,
+        Err(err) => {
+            eprintln!("walkthroughs: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    // Each walkthrough leaves its files here, for a look afterwards.
+    let folder = workspace().join("target/walkthroughs");
+    for name in chosen {
+        let place = Place::Folder(folder.join(name));
+        let outcome = match name {
+            "lifecycle" => lifecycle_walkthrough(&binaries, place).await,
+            "s3-log-shipper" => shipper_walkthrough(&binaries, place).await,
+            _ => appconfig_walkthrough(&binaries, place).await,
+        };
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!("walkthroughs: an invocation of {name} failed");
+                return ExitCode::FAILURE;
+            }
+            Err(err) => {
+                eprintln!("walkthroughs: {name}: {err:#}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+async fn lifecycle_walkthrough(binaries: &Binaries, place: Place) -> anyhow::Result<bool> {
+    println!(
+        "\n== lifecycle: an external extension, a hand-written runtime, Init, two invokes, Shutdown ==\n"
+    );
+    let settings = lifecycle::Settings {
+        work_ms: 1000,
+        echo: true,
+        place,
+    };
+    let story = lifecycle::run(binaries, &settings).await?;
+    Ok(all_succeeded(&story.invocations))
+}
+
+async fn shipper_walkthrough(binaries: &Binaries, place: Place) -> anyhow::Result<bool> {
+    println!(
+        "\n== s3-log-shipper: the Telemetry API streams the logs, the extension writes them to a local S3 bucket ==\n"
+    );
+    let settings = s3_log_shipper::Settings { echo: true, place };
+    let story = s3_log_shipper::run(binaries, &settings).await?;
+    println!(
+        "\n{} objects landed in {}:",
+        story.objects.len(),
+        story.bucket_dir.display()
+    );
+    for object in &story.objects {
+        println!("  {}", object.key);
+    }
+    if let Some(first) = story.objects.first() {
+        println!("\nthe first lines of {}:", first.key);
+        for line in first.text.lines().take(4) {
+            println!("  {line}");
+        }
+    }
+    Ok(all_succeeded(&story.invocations))
+}
+
+async fn appconfig_walkthrough(binaries: &Binaries, place: Place) -> anyhow::Result<bool> {
+    println!(
+        "\n== appconfig: two functions read their log level through the AppConfig agent; a new version reaches both ==\n"
+    );
+    let settings = appconfig::Settings { echo: true, place };
+    let story = appconfig::run(binaries, &settings).await?;
+    Ok(story
+        .rounds
+        .iter()
+        .flat_map(|round| &round.answers)
+        .all(|answer| answer.invocation.result.status == Status::Success))
+}
+
+fn all_succeeded(invocations: &[Invocation]) -> bool {
+    invocations
+        .iter()
+        .all(|i| i.result.status == Status::Success)
+}
+
+/// The repository, where the examples are built.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the walkthroughs sit in the workspace")
+        .to_path_buf()
+}
+
+/// Builds the examples' binaries (release, as they would be deployed).
+fn build() -> anyhow::Result<Binaries> {
+    let packages = [
+        "custom-runtime",
+        "lifecycle-logger",
+        "s3-log-shipper",
+        "appconfig-reader",
+    ];
+    println!(
+        "building {} (cargo build --release)...",
+        packages.join(", ")
+    );
+    let root = workspace();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command
+        .current_dir(&root)
+        .args(["build", "--release", "--quiet"]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    let status = command
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot run cargo: {e}"))?;
+    anyhow::ensure!(status.success(), "cargo build failed ({status})");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    Ok(Binaries::in_folder(target.join("release")))
+}
