@@ -33,6 +33,10 @@ impl Binaries {
         Binaries(binary.parent().unwrap_or(Path::new(".")).to_path_buf())
     }
 
+    pub fn folder(&self) -> &Path {
+        &self.0
+    }
+
     /// One binary, or what to build when it is missing.
     pub fn get(&self, name: &str, package: &str) -> anyhow::Result<PathBuf> {
         let path = self.0.join(name);

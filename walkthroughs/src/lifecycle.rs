@@ -37,7 +37,7 @@ pub async fn run(binaries: &Binaries, settings: &Settings) -> anyhow::Result<Sto
     let bootstrap = binaries.get("bootstrap", "custom-runtime")?;
     let logger = binaries.get("lifecycle-logger", "lifecycle-logger")?;
     settings.place.prepare()?;
-    let package = settings.place.package("lifecycle")?;
+    let package = settings.place.package("function")?;
     package.bootstrap(&bootstrap)?;
     package.extension("lifecycle-logger", &logger)?;
     let env = Environment::start(Config {

@@ -1,5 +1,12 @@
 //! `cargo walkthroughs [NAME]`: builds the examples, then runs their
 //! walkthroughs in lambda-sandbox, printing each as it happens.
+//!
+//! `--readmes` writes the READMEs' output blocks from fresh runs, and
+//! `--check-readmes` fails when a block differs from a fresh run (see
+//! `readmes.rs`). `--prebuilt DIR` takes the examples' binaries from DIR
+//! instead of building them (`target/debug` after `cargo test`).
+
+mod readmes;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,29 +14,89 @@ use std::process::ExitCode;
 use lambda_sandbox::Status;
 use walkthroughs::{Binaries, Invocation, Place, appconfig, lifecycle, s3_log_shipper};
 
-const NAMES: &str = "lifecycle, s3-log-shipper, appconfig";
+const NAMES: [&str; 3] = ["lifecycle", "s3-log-shipper", "appconfig"];
+const USAGE: &str = "usage: cargo walkthroughs [lifecycle|s3-log-shipper|appconfig] [--prebuilt DIR]\n       cargo walkthroughs --readmes|--check-readmes [--prebuilt DIR]";
+
+/// What the command line asks for.
+#[derive(Default)]
+struct Request {
+    names: Vec<&'static str>,
+    prebuilt: Option<PathBuf>,
+    readmes: Option<Readmes>,
+}
+
+enum Readmes {
+    Write,
+    Check,
+}
+
+fn parse(args: &[String]) -> Result<Request, String> {
+    let mut request = Request::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--prebuilt" => {
+                let dir = args.next().ok_or("--prebuilt needs a folder")?;
+                request.prebuilt =
+                    Some(std::path::absolute(dir).unwrap_or_else(|_| PathBuf::from(dir)));
+            }
+            "--readmes" => request.readmes = Some(Readmes::Write),
+            "--check-readmes" => request.readmes = Some(Readmes::Check),
+            name => match NAMES.iter().find(|n| **n == name) {
+                Some(known) if request.names.is_empty() => request.names.push(known),
+                _ => {
+                    return Err(format!(
+                        "{name:?} is not a walkthrough or an option; the walkthroughs are: {}",
+                        NAMES.join(", ")
+                    ));
+                }
+            },
+        }
+    }
+    if request.names.is_empty() {
+        request.names = NAMES.to_vec();
+    }
+    Ok(request)
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let names: Vec<String> = std::env::args().skip(1).collect();
-    let chosen: Vec<&str> = match names.as_slice() {
-        [] => vec!["lifecycle", "s3-log-shipper", "appconfig"],
-        [one] if NAMES.split(", ").any(|n| n == one) => vec![one.as_str()],
-        _ => {
-            eprintln!("usage: cargo walkthroughs [NAME]; the walkthroughs are: {NAMES}");
-            return ExitCode::from(2);
-        }
-    };
-    let binaries = match build() {
-        Ok(binaries) => binaries,
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let request = match parse(&args) {
+        Ok(request) => request,
         Err(err) => {
-            eprintln!("walkthroughs: {err:#}");
+            eprintln!("walkthroughs: {err}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
+    let binaries = match &request.prebuilt {
+        Some(dir) => Binaries::in_folder(dir),
+        None => match build() {
+            Ok(binaries) => binaries,
+            Err(err) => {
+                eprintln!("walkthroughs: {err:#}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    if let Some(readmes) = request.readmes {
+        // The children run with the binaries just built, or the ones given.
+        let dir = binaries.folder();
+        let done = match readmes {
+            Readmes::Write => readmes::write(&workspace(), dir),
+            Readmes::Check => readmes::check(&workspace(), dir),
+        };
+        return match done {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("walkthroughs: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // Each walkthrough leaves its files here, for a look afterwards.
     let folder = workspace().join("target/walkthroughs");
-    for name in chosen {
+    for name in request.names {
         let place = Place::Folder(folder.join(name));
         let outcome = match name {
             "lifecycle" => lifecycle_walkthrough(&binaries, place).await,

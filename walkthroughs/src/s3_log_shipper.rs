@@ -43,7 +43,7 @@ pub async fn run(binaries: &Binaries, settings: &Settings) -> anyhow::Result<Sto
     let bootstrap = binaries.get("bootstrap", "custom-runtime")?;
     let shipper = binaries.get("s3-log-shipper", "s3-log-shipper")?;
     settings.place.prepare()?;
-    let package = settings.place.package("s3-log-shipper")?;
+    let package = settings.place.package("function")?;
     package.bootstrap(&bootstrap)?;
     package.extension("s3-log-shipper", &shipper)?;
     let s3_dir = settings.place.folder(&package, "s3");
