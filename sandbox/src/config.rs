@@ -85,7 +85,7 @@ pub struct Config {
     pub bootstrap: Option<PathBuf>,
     /// The function's runtime: a custom one (`bootstrap`) by default, or a
     /// managed one run through its language's Runtime Interface Client.
-    pub runtime: crate::managed_runtime::Runtime,
+    pub runtime: crate::packaging::managed_runtime::Runtime,
     /// The `python3` or `node` a managed runtime runs on; the one on `PATH`
     /// when unset.
     pub interpreter: Option<PathBuf>,
@@ -128,7 +128,7 @@ pub struct Config {
     pub s3_dir: Option<PathBuf>,
     /// Configuration profiles the local AppConfig agent serves; it runs only
     /// when some are named.
-    pub appconfig: Vec<crate::appconfig_agent::Profile>,
+    pub appconfig: Vec<crate::stand_ins::appconfig_agent::Profile>,
     /// Print the timeline and every log line as they happen.
     pub echo: bool,
     /// Keep only the newest records, up to about this many bytes, in memory
@@ -203,9 +203,9 @@ impl Default for Config {
             opt_dirs: Vec::new(),
             task_root: None,
             bootstrap: None,
-            runtime: crate::managed_runtime::Runtime::Provided,
+            runtime: crate::packaging::managed_runtime::Runtime::Provided,
             interpreter: None,
-            runtime_cache: crate::managed_runtime::default_cache(),
+            runtime_cache: crate::packaging::managed_runtime::default_cache(),
             handler: "function.handler".into(),
             env: Vec::new(),
             function_name: "sandbox-function".into(),

@@ -29,9 +29,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore};
 
-use crate::api::header_str;
-use crate::environment::{Environment, InvokeRequest, Status};
-use crate::journal::cloudwatch_text;
+use crate::api::http::header_str;
+use crate::lifecycle::environment::Environment;
+use crate::lifecycle::invocation::{InvokeRequest, Status};
+use crate::streams::journal::cloudwatch_text;
 
 /// Synchronous invocations accept at most 6 MB of payload.
 pub const MAX_SYNC_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;

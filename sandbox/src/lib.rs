@@ -6,39 +6,33 @@
 //! between invokes. Everything runs as real processes on this machine: no
 //! Docker, no AWS account.
 //!
-//! The modules follow the reference (`lambda-execution-environment.md`):
-//! [`api`] is the one HTTP endpoint, split into `runtime_api` and
-//! `extensions_api`; `init`, `invoke` and `shutdown` are the lifecycle phases;
-//! `layers` builds `/opt` from layer folders; `env_vars` gives each process
-//! its variables; `process` runs them; [`journal`] keeps every platform event
-//! and log line. [`s3_endpoint`] and [`appconfig_agent`] stand in for the AWS
-//! services the examples call.
+//! The folders are the platform's parts: [`api`] is the environment's one
+//! HTTP endpoint (the Runtime, Extensions, Logs and Telemetry APIs);
+//! `lifecycle` runs Init, Invoke and Shutdown; [`streams`] records every
+//! platform event and log line and delivers them to subscribers;
+//! `packaging` lays out layers and packages and runs the processes;
+//! `isolation` gives them Lambda's file system, names and process tree;
+//! `stand_ins` serve S3 and the AppConfig agent locally. [`invoke_api`] is
+//! the Lambda Invoke API in front of an environment, for `serve`.
 
 pub mod api;
-pub mod appconfig_agent;
 pub mod config;
-mod delivery;
-mod env_vars;
-mod environment;
-mod extensions_api;
-mod init;
-mod invoke;
 pub mod invoke_api;
 mod isolation;
-pub mod journal;
-pub mod layers;
-pub mod managed_runtime;
+mod lifecycle;
 pub mod output;
-pub mod package;
-mod process;
-mod runtime_api;
-pub mod s3_endpoint;
+mod packaging;
 pub mod sample_events;
-mod shutdown;
+mod stand_ins;
 mod state;
-mod subscription_api;
+pub mod streams;
 
+// The library's paths, kept flat for its users.
 pub use config::{Config, ShutdownBudgets};
-pub use environment::{Environment, InvokeRequest, InvokeResult, Registration, StartError, Status};
-pub use journal::Record;
-pub use package::Package;
+pub use lifecycle::environment::{Environment, Registration, StartError};
+pub use lifecycle::invocation::{InvokeRequest, InvokeResult, Status};
+pub use packaging::package::Package;
+pub use packaging::{layers, managed_runtime, package};
+pub use stand_ins::{appconfig_agent, s3 as s3_endpoint};
+pub use streams::journal;
+pub use streams::journal::Record;

@@ -1,6 +1,6 @@
 //! The files `run --output DIR` writes: `responses.ndjson`, one line per
 //! invocation as it is answered, and `platform.ndjson`, every record as
-//! the journal emits it (see [`crate::journal::Journal::write_to`]).
+//! the journal emits it (see [`crate::streams::journal::Journal::write_to`]).
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::environment::InvokeResult;
+use crate::lifecycle::invocation::InvokeResult;
 
 /// One line of `responses.ndjson`: the payload as JSON when it parses.
 pub fn response_line(result: &InvokeResult) -> Value {

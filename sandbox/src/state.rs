@@ -16,9 +16,9 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::delivery::Subscriber;
 use crate::isolation::Network;
-use crate::journal::Journal;
+use crate::streams::delivery::Subscriber;
+use crate::streams::journal::Journal;
 
 pub struct Shared {
     pub config: Arc<Config>,

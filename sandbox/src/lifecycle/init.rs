@@ -7,12 +7,13 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::json;
 
+use super::core::{Core, Instance};
+use super::shutdown;
 use crate::config::InitType;
-use crate::environment::{Core, Instance};
-use crate::journal::{Source, round2, span};
-use crate::process::{Process, Spec, describe_exit, launch_error_hint};
+use crate::packaging::env_vars;
+use crate::packaging::process::{Process, Spec, describe_exit, launch_error_hint};
 use crate::state::{ExtensionFailure, FunctionError, RuntimePhase, State};
-use crate::{env_vars, shutdown};
+use crate::streams::journal::{Source, round2, span};
 
 /// `init` at start-up; `invoke` for the suppressed Init that the first invoke
 /// runs after a failed one or after a reset.
@@ -219,7 +220,7 @@ async fn launch_extensions(
             if let Some(subscriber) = subscription {
                 watcher.journal.unsubscribe(&subscriber);
                 let journal = watcher.journal.clone();
-                tokio::spawn(async move { subscriber.stop(&journal).await });
+                tokio::spawn(async move { subscriber.stop(&*journal).await });
             }
         };
         let cwd = path.parent().unwrap_or(&core.layout.task_root);

@@ -13,7 +13,7 @@ use tokio::process::Command;
 use tokio::sync::watch;
 
 use crate::isolation::Isolation;
-use crate::journal::{Journal, Source};
+use crate::streams::journal::{Journal, Source};
 
 /// A running runtime or extension process.
 pub struct Process {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::s3_endpoint;
+use crate::stand_ins::s3;
 
 /// The task root and the layer folders as the processes see them: the
 /// host's folders, or `/var/task` and `/opt` inside an isolated environment.
@@ -72,14 +72,8 @@ fn common(
         ),
         ("AWS_REGION".into(), config.region.clone()),
         ("AWS_DEFAULT_REGION".into(), config.region.clone()),
-        (
-            "AWS_ACCESS_KEY_ID".into(),
-            s3_endpoint::ACCESS_KEY_ID.into(),
-        ),
-        (
-            "AWS_SECRET_ACCESS_KEY".into(),
-            s3_endpoint::SECRET_ACCESS_KEY.into(),
-        ),
+        ("AWS_ACCESS_KEY_ID".into(), s3::ACCESS_KEY_ID.into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), s3::SECRET_ACCESS_KEY.into()),
         ("AWS_SESSION_TOKEN".into(), "sandbox-session-token".into()),
         ("TZ".into(), ":UTC".into()),
         ("LANG".into(), "en_US.UTF-8".into()),

@@ -1,22 +1,12 @@
-//! The one HTTP/1.1 endpoint of the environment (reference §1): the Runtime API
-//! and the Extensions API under their version prefixes, on loopback.
+//! What the APIs share: the platform's error answers and request bodies
+//! read with a limit.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use serde_json::json;
-
-use crate::extensions_api;
-use crate::runtime_api;
-use crate::state::Shared;
-use crate::subscription_api;
 
 /// An API error: a status code and the platform's `{errorMessage, errorType}` body.
 #[derive(Debug)]
@@ -99,74 +89,4 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for LimitedBody<LIMIT> {
 /// A header's value as text, if present and readable.
 pub fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route(
-            "/2018-06-01/runtime/invocation/next",
-            get(runtime_api::next),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{request_id}/response",
-            post(runtime_api::response),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{request_id}/error",
-            post(runtime_api::error),
-        )
-        .route(
-            "/2018-06-01/runtime/init/error",
-            post(runtime_api::init_error),
-        )
-        .route(
-            "/2020-01-01/extension/register",
-            post(extensions_api::register),
-        )
-        .route(
-            "/2020-01-01/extension/event/next",
-            get(extensions_api::next),
-        )
-        .route(
-            "/2020-01-01/extension/init/error",
-            post(extensions_api::init_error),
-        )
-        .route(
-            "/2020-01-01/extension/exit/error",
-            post(extensions_api::exit_error),
-        )
-        .route("/2020-08-15/logs", put(subscription_api::logs))
-        .route("/2022-07-01/telemetry", put(subscription_api::telemetry))
-        .fallback(not_found)
-        // Every handler reads its body with its own limit (`LimitedBody`).
-        .layer(DefaultBodyLimit::disable())
-        .with_state(shared)
-}
-
-/// Binds the endpoint (an ephemeral loopback port unless one is given) and
-/// serves it in the background.
-pub async fn serve(
-    shared: Arc<Shared>,
-    addr: Option<SocketAddr>,
-) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let addr = addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    let app = router(shared);
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        // Long polls answer with small bodies; Nagle would add 40 ms to each.
-        let _ = tcp.set_nodelay(true);
-    });
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok((local, task))
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "NotFound",
-        "no such API route: the Runtime API lives under /2018-06-01 and the Extensions API under /2020-01-01",
-    )
 }

@@ -18,29 +18,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::delivery::Subscriber;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Record {
-    #[serde(serialize_with = "millis_utc")]
-    pub time: DateTime<Utc>,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub record: Value,
-}
-
-fn millis_utc<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&timestamp(t))
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ`, the only time format the platform uses.
-pub fn timestamp(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+use super::delivery::{Reporter, Subscriber};
+pub use super::record::{Record, timestamp};
 
 /// Who wrote a log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,15 +105,6 @@ impl Journal {
             .echo
             .then(|| format!("[platform] {}", describe(kind, &record)));
         self.push(kind, record, line, true);
-    }
-
-    /// A platform event about one subscriber's stream, kept in the journal
-    /// but not sent to the other subscribers.
-    pub fn platform_unshared(&self, kind: &str, record: Value) {
-        let line = self
-            .echo
-            .then(|| format!("[platform] {}", describe(kind, &record)));
-        self.push(kind, record, line, false);
     }
 
     /// Adds a subscriber; it first gets the records of the current Init, as
@@ -254,6 +227,17 @@ impl Journal {
 /// (every map, key and value is an allocation of its own). Measured with the
 /// benchmark's soak, the estimate is within a factor of two of the
 /// process's real growth.
+impl Reporter for Journal {
+    /// A platform event about one subscriber's stream, kept in the journal
+    /// but not sent to the other subscribers.
+    fn platform_unshared(&self, kind: &str, record: Value) {
+        let line = self
+            .echo
+            .then(|| format!("[platform] {}", describe(kind, &record)));
+        self.push(kind, record, line, false);
+    }
+}
+
 fn approximate_size(record: &Record) -> usize {
     let body = match &record.record {
         Value::String(text) => text.len(),

@@ -10,11 +10,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, LimitedBody};
+use super::extensions::identify;
+use super::http::{ApiError, LimitedBody};
 use crate::config::MAX_CONTROL_BODY_BYTES;
-use crate::delivery::{Api, Buffering, DeliverySettings, Destination, Subscriber, Subscription};
-use crate::extensions_api::identify;
 use crate::state::Shared;
+use crate::streams::delivery::{
+    Api, Buffering, DeliverySettings, Destination, Subscriber, Subscription,
+};
 
 /// The platform's reserved port: the Runtime API itself.
 const RESERVED_PORT: u16 = 9001;
@@ -87,7 +89,7 @@ fn subscribe(
     if let Some(old) = replaced {
         shared.journal.unsubscribe(&old);
         let journal = shared.journal.clone();
-        tokio::spawn(async move { old.stop(&journal).await });
+        tokio::spawn(async move { old.stop(&*journal).await });
     }
     let subscriber = Arc::new(Subscriber::new(
         name.clone(),

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::api::{ApiError, LimitedBody, accepted, header_str};
+use super::http::{ApiError, LimitedBody, accepted, header_str};
 use crate::config::{MAX_CONTROL_BODY_BYTES, MAX_ERROR_BODY_BYTES, MAX_EXTENSIONS};
 use crate::state::{ExtensionFailure, ExtensionState, Shared};
 

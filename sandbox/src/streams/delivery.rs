@@ -19,8 +19,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
+use super::record::{Record, timestamp};
 use crate::isolation::Network;
-use crate::journal::{Journal, Record, timestamp};
 
 /// Which API the subscription came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +150,12 @@ impl std::fmt::Debug for Subscriber {
     }
 }
 
+/// Where a subscriber reports what it could not deliver: the journal, as
+/// a `platform.logsDropped` record the other subscribers do not receive.
+pub trait Reporter: Send + Sync {
+    fn platform_unshared(&self, kind: &str, record: Value);
+}
+
 /// How a subscriber is delivered to, beside what it asked for.
 pub struct DeliverySettings {
     /// The function's log format is JSON.
@@ -190,7 +196,7 @@ impl Subscriber {
     }
 
     /// Starts delivering to the subscriber.
-    pub fn start(self: &Arc<Self>, journal: Arc<Journal>) {
+    pub fn start(self: &Arc<Self>, journal: Arc<dyn Reporter>) {
         let task = tokio::spawn(run(self.clone(), journal));
         *self.task.lock().unwrap() = Some(task);
     }
@@ -281,7 +287,7 @@ impl Subscriber {
 
     /// Stops delivery, ending a delivery in progress, and waits until the
     /// task has reported what it could not deliver.
-    pub async fn stop(&self, journal: &Journal) {
+    pub async fn stop(&self, journal: &dyn Reporter) {
         self.stopped.store(true, Ordering::SeqCst);
         self.changed.notify_one();
         self.stopping.notify_waiters();
@@ -386,7 +392,7 @@ impl Subscriber {
 }
 
 /// Runs until the subscriber is stopped, then reports what it could not deliver.
-async fn run(subscriber: Arc<Subscriber>, journal: Arc<Journal>) {
+async fn run(subscriber: Arc<Subscriber>, journal: Arc<dyn Reporter>) {
     // One connection each, kept alive between batches as Lambda's is.
     let mut http: Option<SendRequest<Full<Bytes>>> = None;
     let mut tcp: Option<TcpStream> = None;
@@ -396,7 +402,7 @@ async fn run(subscriber: Arc<Subscriber>, journal: Arc<Journal>) {
             tokio::pin!(notified);
             notified.as_mut().enable();
             if subscriber.stopped.load(Ordering::SeqCst) {
-                return report_undelivered_to(&subscriber, &journal, 0);
+                return report_undelivered_to(&subscriber, &*journal, 0);
             }
             match subscriber.due_batch() {
                 Ok(batch) => break batch,
@@ -422,7 +428,7 @@ async fn run(subscriber: Arc<Subscriber>, journal: Arc<Journal>) {
                 Attempt::Delivered => break,
                 Attempt::Stopped => {
                     subscriber.in_flight.store(0, Ordering::SeqCst);
-                    return report_undelivered_to(&subscriber, &journal, batch.records);
+                    return report_undelivered_to(&subscriber, &*journal, batch.records);
                 }
                 Attempt::TimedOut => {
                     // The listener may be working on it still; sending it
@@ -552,7 +558,7 @@ async fn write_lines(
 }
 
 /// Records still buffered when the subscriber stops are lost to it: say so.
-fn report_undelivered_to(subscriber: &Subscriber, journal: &Journal, in_flight: usize) {
+fn report_undelivered_to(subscriber: &Subscriber, journal: &dyn Reporter, in_flight: usize) {
     // Counted first: the journal must not be entered with the buffer locked.
     let (records, bytes) = {
         let mut buffer = subscriber.buffer.lock().unwrap();

@@ -7,7 +7,7 @@
 //! repository (`awslambdaric` from PyPI into a virtualenv, `aws-lambda-ric`
 //! from npm), and run by the `python3` or `node` found on `PATH`, or the one
 //! given with `--interpreter`. `provided.al2023`, the default, is the custom
-//! runtime: the `bootstrap` lookup of [`crate::layers`].
+//! runtime: the `bootstrap` lookup of [`crate::packaging::layers`].
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

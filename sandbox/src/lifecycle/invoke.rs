@@ -12,11 +12,12 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::environment::{Core, Instance, InvokeRequest, InvokeResult, Status};
-use crate::journal::{round2, span};
-use crate::process::Process;
+use super::core::{Core, Instance};
+use super::invocation::{InvokeRequest, InvokeResult, Status};
+use super::{init, shutdown};
+use crate::packaging::process::Process;
 use crate::state::{FunctionError, Invocation, Outcome, RuntimeEvent, Shared, State};
-use crate::{init, shutdown};
+use crate::streams::journal::{round2, span};
 
 /// How the phase ended when it did not end well.
 struct Failure {

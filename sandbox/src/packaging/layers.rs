@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Config, MAX_EXTENSIONS, MAX_LAYERS};
 use crate::isolation::View;
-use crate::managed_runtime::Launch;
+use crate::packaging::managed_runtime::Launch;
 
 /// A problem with the files of the environment, found before anything runs.
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +143,7 @@ impl Layout {
             Some(launch) => {
                 // The interpreter is this machine's; a wrapper is the user's.
                 if config
-                    .customer_var(crate::managed_runtime::EXEC_WRAPPER)
+                    .customer_var(crate::packaging::managed_runtime::EXEC_WRAPPER)
                     .is_some()
                 {
                     check_executable("AWS_LAMBDA_EXEC_WRAPPER", &launch.program, &view)?;
@@ -335,7 +335,7 @@ mod tests {
 
     #[test]
     fn later_layers_replace_files_and_order_is_by_name() {
-        let package = crate::Package::temporary("layers-merge").unwrap();
+        let package = crate::packaging::package::Package::temporary("layers-merge").unwrap();
         let root = package.root();
         let (a, b) = (root.join("a"), root.join("b"));
         write(&a.join("extensions/zeta"), b"#!/bin/sh\n", 0o755);
@@ -357,7 +357,7 @@ mod tests {
 
     #[test]
     fn packaging_mistakes_are_explained() {
-        let package = crate::Package::temporary("layers-mistakes").unwrap();
+        let package = crate::packaging::package::Package::temporary("layers-mistakes").unwrap();
         let root = package.root();
         // The package's root is a layer here.
         let view = View::new(&root.join("task"), &[root.to_path_buf()]);
@@ -398,7 +398,7 @@ mod tests {
 
     #[test]
     fn missing_bootstrap_says_where_it_looked() {
-        let package = crate::Package::temporary("layers-nobootstrap").unwrap();
+        let package = crate::packaging::package::Package::temporary("layers-nobootstrap").unwrap();
         let root = package.root();
         let config = Config {
             task_root: Some(root.to_path_buf()),
@@ -413,7 +413,7 @@ mod tests {
 
     #[test]
     fn more_than_ten_extensions_is_refused() {
-        let package = crate::Package::temporary("layers-toomany").unwrap();
+        let package = crate::packaging::package::Package::temporary("layers-toomany").unwrap();
         let root = package.root();
         for i in 0..11 {
             write(

@@ -13,7 +13,7 @@ use chrono::Utc;
 use http_body_util::{BodyExt, Limited};
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, LimitedBody, accepted, header_str, too_large};
+use super::http::{ApiError, LimitedBody, accepted, header_str, too_large};
 use crate::config::{MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES};
 use crate::state::{FunctionError, Outcome, RuntimeEvent, RuntimePhase, Shared};
 

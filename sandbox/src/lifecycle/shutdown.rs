@@ -9,7 +9,7 @@ use chrono::Utc;
 use nix::sys::signal::Signal;
 use serde_json::json;
 
-use crate::environment::{Core, Instance};
+use super::core::{Core, Instance};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
@@ -134,7 +134,7 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     }
     // What a subscriber still holds now is lost: its delivery task says so.
     for subscriber in shared.journal.unsubscribe_all() {
-        subscriber.stop(&shared.journal).await;
+        subscriber.stop(&*shared.journal).await;
     }
     inst.runtime = None;
     inst.extensions.clear();

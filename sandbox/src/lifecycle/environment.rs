@@ -20,21 +20,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
-use serde::Serialize;
 use tokio::sync::{Mutex, oneshot};
 
-use crate::appconfig_agent::{self, AppConfigAgent};
+use super::core::{Core, Instance};
+use super::invocation::{InvokeRequest, InvokeResult};
+use super::{init, invoke, shutdown};
+use crate::api;
 use crate::config::Config;
-use crate::env_vars::Folders;
 use crate::isolation::{self, Isolation};
-use crate::journal::{Journal, Record, Retention};
-use crate::layers::{Layout, PackagingError};
-use crate::managed_runtime::{self, RuntimeError};
-use crate::process::Process;
-use crate::s3_endpoint::{self, S3Endpoint};
+use crate::packaging::layers::{Layout, PackagingError};
+use crate::packaging::managed_runtime::{self, RuntimeError};
+use crate::packaging::process::Process;
+use crate::stand_ins::appconfig_agent::{self, AppConfigAgent};
+use crate::stand_ins::s3;
 use crate::state::Shared;
-use crate::{api, init, invoke, shutdown};
+use crate::streams::journal::{Journal, Record, Retention};
 
 /// Why an environment could not start at all.
 #[derive(Debug, thiserror::Error)]
@@ -66,58 +66,6 @@ pub enum StartError {
     },
 }
 
-/// One invocation, as a caller sends it.
-#[derive(Debug, Clone, Default)]
-pub struct InvokeRequest {
-    pub payload: Bytes,
-    pub content_type: Option<String>,
-    /// Base64-decoded client context, passed through as Lambda does.
-    pub client_context: Option<String>,
-    pub cognito_identity: Option<String>,
-}
-
-impl InvokeRequest {
-    pub fn json(value: &serde_json::Value) -> Self {
-        InvokeRequest {
-            payload: Bytes::from(value.to_string()),
-            ..Self::default()
-        }
-    }
-}
-
-/// How an invocation ended, in the platform's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Success,
-    Error,
-    Timeout,
-    Failure,
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = match self {
-            Status::Success => "success",
-            Status::Error => "error",
-            Status::Timeout => "timeout",
-            Status::Failure => "failure",
-        };
-        f.write_str(text)
-    }
-}
-
-/// What the caller receives, as soon as the runtime answers.
-#[derive(Debug, Clone)]
-pub struct InvokeResult {
-    pub request_id: String,
-    pub status: Status,
-    pub payload: Bytes,
-    pub content_type: String,
-    /// The error's type as the caller sees it, when the invocation failed.
-    pub error_type: Option<String>,
-}
-
 /// An extension as it registered.
 #[derive(Debug, Clone)]
 pub struct Registration {
@@ -126,97 +74,6 @@ pub struct Registration {
     pub events: Vec<String>,
     /// From launch to `/register`; `None` for internal extensions.
     pub after_launch: Option<std::time::Duration>,
-}
-
-/// The processes of the current generation and whether Init has completed.
-#[derive(Default)]
-pub(crate) struct Instance {
-    pub runtime: Option<Process>,
-    pub extensions: Vec<Process>,
-    pub initialized: bool,
-    /// The Init duration, reported with the first invoke after it.
-    pub init_duration_ms: Option<f64>,
-    pub frozen: bool,
-}
-
-impl Instance {
-    pub fn processes(&self) -> impl Iterator<Item = &Process> {
-        self.runtime.iter().chain(self.extensions.iter())
-    }
-
-    /// Stops every process, unless an invoke is already waiting: Lambda
-    /// freezes only when there are no pending events.
-    pub fn freeze(&mut self, core: &Core) {
-        if core.shared.config.freeze && core.queued.load(Ordering::SeqCst) == 0 {
-            core.shared.frozen.send_replace(true);
-            self.processes().for_each(Process::freeze);
-            // What the processes started on their own is frozen too.
-            if let Some(isolation) = &core.isolation {
-                isolation.freeze();
-            }
-            self.frozen = true;
-        }
-    }
-
-    pub fn thaw(&mut self, core: &Core) {
-        if std::mem::take(&mut self.frozen) {
-            if let Some(isolation) = &core.isolation {
-                isolation.thaw();
-            }
-            self.processes().for_each(Process::thaw);
-            core.shared.frozen.send_replace(false);
-        }
-    }
-}
-
-pub(crate) struct Core {
-    pub shared: Arc<Shared>,
-    pub layout: Layout,
-    pub runtime_api: SocketAddr,
-    /// `AWS_LAMBDA_RUNTIME_API` as the processes see it: the same address,
-    /// or `127.0.0.1:9001` in a private network.
-    pub runtime_api_inside: SocketAddr,
-    /// Held for a whole phase: Lambda runs one phase at a time per environment.
-    pub instance: Arc<Mutex<Instance>>,
-    /// Invokes waiting for their turn.
-    pub queued: AtomicUsize,
-    /// Variables pointing the processes at the local stand-ins for AWS services.
-    pub service_env: Vec<(String, String)>,
-    /// The namespaces the processes run in, when isolated.
-    pub isolation: Option<Isolation>,
-    s3: Option<S3Endpoint>,
-    /// The S3 folder the environment made itself, removed with it.
-    s3_scratch: Option<PathBuf>,
-    appconfig: Option<AppConfigAgent>,
-    server: tokio::task::JoinHandle<()>,
-    /// What carries the private network's connections to the servers.
-    relays: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Core {
-    /// The task root and the layers as the processes see them.
-    pub fn process_folders(&self) -> Folders {
-        match &self.isolation {
-            Some(_) => Folders {
-                task_root: PathBuf::from(isolation::TASK_ROOT),
-                layers: vec![PathBuf::from(isolation::OPT)],
-            },
-            None => Folders {
-                task_root: self.layout.task_root.clone(),
-                layers: self.shared.config.opt_dirs.clone(),
-            },
-        }
-    }
-}
-
-impl Drop for Core {
-    fn drop(&mut self) {
-        self.server.abort();
-        self.relays.iter().for_each(tokio::task::JoinHandle::abort);
-        if let Some(dir) = &self.s3_scratch {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
 }
 
 /// A running execution environment.
@@ -246,7 +103,7 @@ impl Environment {
         });
         let s3 = match config.s3_dir.as_ref().or(s3_scratch.as_ref()) {
             Some(dir) if !config.s3_buckets.is_empty() => Some(
-                s3_endpoint::serve(dir, &config.s3_buckets)
+                s3::serve(dir, &config.s3_buckets)
                     .await
                     .map_err(StartError::S3)?,
             ),
