@@ -1,7 +1,8 @@
 //! Everything that shapes one execution environment.
 //!
-//! Defaults follow `lambda-execution-environment.md`; the values the reference
-//! marks as inferred are fields here so that a user can change them.
+//! Defaults follow the platform as the book (docs/src) describes it; what no
+//! source settles is a field here, with its default documented, so that a
+//! user can change it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -170,7 +171,7 @@ pub const EPHEMERAL_STORAGE_MB: std::ops::RangeInclusive<u32> = 512..=10_240;
 /// far more than the last 4 KB that `LogType: Tail` asks for.
 pub const CLI_JOURNAL_MEMORY: usize = 4 * 1024 * 1024;
 
-/// How long Shutdown may take, by what is registered (reference §4.4).
+/// How long Shutdown may take, by what is registered (docs/src/lifecycle.md#shutdown).
 #[derive(Debug, Clone, Copy)]
 pub struct ShutdownBudgets {
     /// No extension registered. Most versions of the docs say 0 ms, one says 300 ms.

@@ -117,7 +117,7 @@ pub enum Outcome {
 /// An error the runtime posted, or one the platform raises for it.
 #[derive(Debug, Clone)]
 pub struct FunctionError {
-    /// The platform's normalised `Category.Reason` (reference §2.3).
+    /// The platform's normalised `Category.Reason` (docs/src/runtime-api.md#reporting-an-error).
     pub error_type: String,
     /// The error body as the caller receives it.
     pub body: Value,

@@ -1,4 +1,5 @@
-//! The Extensions API, `/2020-01-01` (reference §3): what extensions call.
+//! The Extensions API, `/2020-01-01` (docs/src/extensions-api.md): what extensions
+//! call.
 
 use std::sync::Arc;
 

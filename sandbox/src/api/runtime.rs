@@ -1,4 +1,5 @@
-//! The Runtime API, `/2018-06-01` (reference §2): what the `bootstrap` calls.
+//! The Runtime API, `/2018-06-01` (docs/src/runtime-api.md): what the
+//! `bootstrap` calls.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -348,7 +349,7 @@ fn function_error(headers: &HeaderMap, payload: &[u8]) -> FunctionError {
 }
 
 /// `(Runtime|Function).Reason` is kept, any other `Function.*` becomes
-/// `Function.Unknown`, anything else `Runtime.Unknown` (reference §2.3).
+/// `Function.Unknown`, anything else `Runtime.Unknown` (docs/src/runtime-api.md#reporting-an-error).
 pub fn normalise_error_type(raw: &str) -> String {
     let well_formed = |rest: &str| {
         let mut chars = rest.chars();

@@ -1,6 +1,7 @@
 //! The Logs API (`PUT /2020-08-15/logs`) and the Telemetry API
-//! (`PUT /2022-07-01/telemetry`), reference §5 and §6: one registry, one
-//! subscription per extension, the platform's validation and error bodies.
+//! (`PUT /2022-07-01/telemetry`), as docs/src/streams.md describes them:
+//! one registry, one subscription per extension, the platform's validation
+//! and error bodies.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The Init phase (reference §4.1): launch the extensions, wait for them to
+//! The Init phase (docs/src/lifecycle.md#init): launch the extensions, wait for them to
 //! register, start the runtime, close registration at its first `next`, wait
 //! for every extension's first `next`, then freeze.
 

@@ -1,8 +1,8 @@
-//! The Invoke phase (reference §4.2): release the runtime and the INVOKE
+//! The Invoke phase (docs/src/lifecycle.md#invoke): release the runtime and the INVOKE
 //! subscribers together, hand the answer to the caller at once, wait for the
 //! runtime's and every extension's `next`, report, freeze. The function
 //! timeout bounds the whole phase; a timeout or a crash resets the
-//! environment (§4.3).
+//! environment (docs/src/lifecycle.md#reset).
 
 use std::time::{Duration, Instant};
 

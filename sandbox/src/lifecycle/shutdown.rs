@@ -1,7 +1,7 @@
-//! The Shutdown phase (reference §4.4), also the end of every reset (§4.3):
-//! SIGTERM to the runtime when extensions are registered, SHUTDOWN to the
-//! subscribed external extensions with an absolute deadline, SIGKILL to
-//! whatever is left at the deadline.
+//! The Shutdown phase (docs/src/lifecycle.md#shutdown), also the end of
+//! every reset (#reset): SIGTERM to the runtime when extensions are
+//! registered, SHUTDOWN to the subscribed external extensions with an
+//! absolute deadline, SIGKILL to whatever is left at the deadline.
 
 use std::time::{Duration, Instant};
 

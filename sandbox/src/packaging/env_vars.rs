@@ -1,4 +1,5 @@
-//! The environment variables of the runtime and of the extensions (reference §8).
+//! The environment variables of the runtime and of the extensions (the book:
+//! docs/src/environment.md#environment-variables).
 //!
 //! The two sets differ: extensions do not see the handler, the task root, the
 //! log group or anything that starts with `_`. Values are offline defaults:

@@ -1,5 +1,5 @@
 //! The processes of the environment: each in its own process group, its
-//! output captured line by line, frozen and killed as a group (reference §1).
+//! output captured line by line, frozen and killed as a group (the book: docs/src/environment.md#processes).
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};

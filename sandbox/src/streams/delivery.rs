@@ -1,8 +1,9 @@
-//! Delivering the Logs and Telemetry streams to one subscriber (reference §5,
-//! §6): a bounded buffer, batches cut by `maxItems`, `maxBytes` and
-//! `timeoutMs`, one batch in flight, retries with capped backoff for a
-//! listener that refuses, a deadline for one that does not answer, drops
-//! counted and reported with `platform.logsDropped`, never silently.
+//! Delivering the Logs and Telemetry streams to one subscriber
+//! (docs/src/streams.md): a bounded buffer, batches cut by `maxItems`,
+//! `maxBytes` and `timeoutMs`, one batch in flight, retries with capped
+//! backoff for a listener that refuses, a deadline for one that does not
+//! answer, drops counted and reported with `platform.logsDropped`, never
+//! silently.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
