@@ -382,12 +382,13 @@ async fn run(
     watcher.abort();
     let stopped_early = stopping.load(Ordering::SeqCst);
     if let (Some(output), Some(dir)) = (output, output_dir) {
-        if let Some(err) = write_error.or(output.finish().err()) {
+        let timeline = output.timeline(&env.timeline_svg()).err();
+        if let Some(err) = write_error.or(timeline).or(output.finish().err()) {
             eprintln!("lambda-sandbox: cannot write {}: {err}", dir.display());
             return ExitCode::from(2);
         }
         println!(
-            "wrote {}/responses.ndjson and platform.ndjson",
+            "wrote {}/responses.ndjson, platform.ndjson and timeline.svg",
             dir.display()
         );
     }

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::isolation::Network;
 use crate::streams::delivery::Subscriber;
 use crate::streams::journal::Journal;
+use crate::streams::timeline::Timeline;
 
 pub struct Shared {
     pub config: Arc<Config>,
@@ -32,6 +33,8 @@ pub struct Shared {
     /// The processes' network, set once isolation has started (the host's
     /// until then, and without isolation): deliveries connect through it.
     pub network: std::sync::OnceLock<Network>,
+    /// Who talked to whom and when, for the lifecycle picture.
+    pub timeline: Timeline,
 }
 
 #[derive(Default)]
@@ -223,6 +226,7 @@ impl Shared {
             terminating: AtomicBool::new(false),
             frozen: tokio::sync::watch::Sender::new(false),
             network: std::sync::OnceLock::new(),
+            timeline: Timeline::default(),
         }
     }
 

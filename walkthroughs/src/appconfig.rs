@@ -42,6 +42,8 @@ pub struct Round {
 pub struct Story {
     /// Cold starts, warm invokes, then after the new version.
     pub rounds: Vec<Round>,
+    /// The first function's run drawn as a sequence diagram (SVG).
+    pub picture: String,
     _packages: Vec<Package>,
 }
 
@@ -114,6 +116,7 @@ pub async fn run(binaries: &Binaries, settings: &Settings) -> anyhow::Result<Sto
     }
     Ok(Story {
         rounds,
+        picture: environments[0].1.timeline_svg(),
         _packages: packages,
     })
 }

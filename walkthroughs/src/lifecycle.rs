@@ -30,6 +30,8 @@ pub struct Story {
     pub invocations: Vec<Invocation>,
     /// Every platform record and log line, in order.
     pub records: Vec<Record>,
+    /// The run drawn as a sequence diagram (SVG).
+    pub picture: String,
     _package: Package,
 }
 
@@ -63,6 +65,7 @@ pub async fn run(binaries: &Binaries, settings: &Settings) -> anyhow::Result<Sto
         pids,
         invocations,
         records: env.records(),
+        picture: env.timeline_svg(),
         _package: package,
     })
 }

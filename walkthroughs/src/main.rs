@@ -102,7 +102,18 @@ async fn main() -> ExitCode {
             "lifecycle" => lifecycle_walkthrough(&binaries, place).await,
             "s3-log-shipper" => shipper_walkthrough(&binaries, place).await,
             _ => appconfig_walkthrough(&binaries, place).await,
-        };
+        }
+        .and_then(|(succeeded, picture)| {
+            let path = picture_path(name);
+            std::fs::write(&path, picture)?;
+            let shown = path.strip_prefix(workspace()).unwrap_or(&path);
+            println!(
+                "
+the run, drawn: {}",
+                shown.display()
+            );
+            Ok(succeeded)
+        });
         match outcome {
             Ok(true) => {}
             Ok(false) => {
@@ -118,7 +129,18 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn lifecycle_walkthrough(binaries: &Binaries, place: Place) -> anyhow::Result<bool> {
+/// Where a walkthrough's picture is written (the README check reads it there).
+pub fn picture_path(name: &str) -> PathBuf {
+    workspace()
+        .join("target/walkthroughs")
+        .join(name)
+        .join("timeline.svg")
+}
+
+/// Whether every invocation succeeded, and the run's picture.
+type Outcome = anyhow::Result<(bool, String)>;
+
+async fn lifecycle_walkthrough(binaries: &Binaries, place: Place) -> Outcome {
     println!(
         "\n== lifecycle: an external extension, a hand-written runtime, Init, two invokes, Shutdown ==\n"
     );
@@ -128,10 +150,10 @@ async fn lifecycle_walkthrough(binaries: &Binaries, place: Place) -> anyhow::Res
         place,
     };
     let story = lifecycle::run(binaries, &settings).await?;
-    Ok(all_succeeded(&story.invocations))
+    Ok((all_succeeded(&story.invocations), story.picture))
 }
 
-async fn shipper_walkthrough(binaries: &Binaries, place: Place) -> anyhow::Result<bool> {
+async fn shipper_walkthrough(binaries: &Binaries, place: Place) -> Outcome {
     println!(
         "\n== s3-log-shipper: the Telemetry API streams the logs, the extension writes them to a local S3 bucket ==\n"
     );
@@ -151,20 +173,21 @@ async fn shipper_walkthrough(binaries: &Binaries, place: Place) -> anyhow::Resul
             println!("  {line}");
         }
     }
-    Ok(all_succeeded(&story.invocations))
+    Ok((all_succeeded(&story.invocations), story.picture))
 }
 
-async fn appconfig_walkthrough(binaries: &Binaries, place: Place) -> anyhow::Result<bool> {
+async fn appconfig_walkthrough(binaries: &Binaries, place: Place) -> Outcome {
     println!(
         "\n== appconfig: two functions read their log level through the AppConfig agent; a new version reaches both ==\n"
     );
     let settings = appconfig::Settings { echo: true, place };
     let story = appconfig::run(binaries, &settings).await?;
-    Ok(story
+    let succeeded = story
         .rounds
         .iter()
         .flat_map(|round| &round.answers)
-        .all(|answer| answer.invocation.result.status == Status::Success))
+        .all(|answer| answer.invocation.result.status == Status::Success);
+    Ok((succeeded, story.picture))
 }
 
 fn all_succeeded(invocations: &[Invocation]) -> bool {

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! `--readmes` writes every block from one fresh run of its walkthrough, so
-//! a block shows one run's values throughout. `--check-readmes` runs them
+//! a block shows one run's values throughout, and that run's picture beside
+//! the README as `walkthrough.svg`. `--check-readmes` runs them
 //! again and fails when a block differs from the run in more than ids,
 //! times, durations, ports and other numbers (each run of hex digits and
 //! hyphens that holds a digit counts as one number, so that a request id
@@ -155,8 +156,23 @@ fn differences(expected: &str, actual: &str) -> (Vec<String>, Vec<String>) {
     (missing, extra)
 }
 
+/// What a walkthrough's picture is compared on: its lines, numbers as `#`,
+/// without the time labels (how many distinct times a run prints varies).
+fn picture_lines(svg: &str) -> String {
+    svg.lines()
+        .filter(|l| !l.contains(r#"class="time""#))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The picture beside a README.
+fn picture_beside(readme: &Path) -> PathBuf {
+    readme.with_file_name("walkthrough.svg")
+}
+
 /// Runs each walkthrough named by a block once, as a child process, and
-/// returns what it printed, with the repository's path made relative.
+/// returns what it printed, with the repository's path made relative; it
+/// leaves its picture at `crate::picture_path`.
 fn outputs(
     root: &Path,
     binaries: &Path,
@@ -196,7 +212,7 @@ pub fn write(root: &Path, binaries: &Path) -> anyhow::Result<()> {
     }
     for (readme, blocks) in by_readme {
         let mut text = std::fs::read_to_string(readme)?;
-        for block in blocks {
+        for block in &blocks {
             let start = text
                 .find(&format!("{START}{} -->", block.name))
                 .expect("found when read");
@@ -205,6 +221,9 @@ pub fn write(root: &Path, binaries: &Path) -> anyhow::Result<()> {
         }
         std::fs::write(readme, text)?;
         println!("wrote the output blocks of {}", readme.display());
+        for block in &blocks {
+            std::fs::copy(super::picture_path(&block.name), picture_beside(readme))?;
+        }
     }
     Ok(())
 }
@@ -219,7 +238,21 @@ pub fn check(root: &Path, binaries: &Path) -> anyhow::Result<()> {
     let outputs = outputs(root, binaries, &names)?;
     let mut stale = Vec::new();
     for block in &blocks {
-        let (missing, extra) = differences(&block.text, &outputs[&block.name]);
+        let (mut missing, mut extra) = differences(&block.text, &outputs[&block.name]);
+        let committed = std::fs::read_to_string(picture_beside(&block.readme)).unwrap_or_default();
+        let fresh = std::fs::read_to_string(super::picture_path(&block.name))?;
+        let (picture_missing, picture_extra) =
+            differences(&picture_lines(&committed), &picture_lines(&fresh));
+        missing.extend(
+            picture_missing
+                .into_iter()
+                .map(|l| format!("walkthrough.svg: {l}")),
+        );
+        extra.extend(
+            picture_extra
+                .into_iter()
+                .map(|l| format!("walkthrough.svg: {l}")),
+        );
         if missing.is_empty() && extra.is_empty() {
             println!(
                 "{}: {} matches a fresh run",

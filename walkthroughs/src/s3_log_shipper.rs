@@ -32,6 +32,8 @@ pub struct Object {
 pub struct Story {
     pub invocations: Vec<Invocation>,
     pub records: Vec<Record>,
+    /// The run drawn as a sequence diagram (SVG).
+    pub picture: String,
     /// The bucket's folder on this machine.
     pub bucket_dir: PathBuf,
     /// Every object, by key.
@@ -68,6 +70,7 @@ pub async fn run(binaries: &Binaries, settings: &Settings) -> anyhow::Result<Sto
     Ok(Story {
         invocations,
         records: env.records(),
+        picture: env.timeline_svg(),
         bucket_dir,
         objects,
         _package: package,

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::http::{ApiError, LimitedBody, accepted, header_str};
 use crate::config::{MAX_CONTROL_BODY_BYTES, MAX_ERROR_BODY_BYTES, MAX_EXTENSIONS};
 use crate::state::{ExtensionFailure, ExtensionState, Shared};
+use crate::streams::timeline::{Lane, Mark};
 
 const IDENTIFIER: &str = "lambda-extension-identifier";
 
@@ -132,6 +133,11 @@ pub async fn register(
         ),
         None => "internal".to_string(),
     };
+    shared.timeline.message(
+        Lane::Extension(name.to_string()),
+        Lane::Platform,
+        "register",
+    );
     shared.journal.note(format!(
         "extension {name} registered ({kind}) for [{}]",
         request.events.join(", ")
@@ -200,7 +206,7 @@ pub async fn next(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = identify(&shared, &headers)?;
-    let generation = shared.update(|st| {
+    let (generation, ext_name) = shared.update(|st| {
         let generation = st.generation;
         let ext = st.extension_mut(&id).expect("identified above");
         if ext.failed {
@@ -218,8 +224,11 @@ pub async fn next(
         ext.waiting = true;
         ext.initialized = true;
         ext.idle = true;
-        Ok(generation)
+        Ok((generation, ext.name.clone()))
     })?;
+    shared
+        .timeline
+        .message(Lane::Extension(ext_name), Lane::Platform, "next");
     let _waiting = WaitingGuard {
         shared: &shared,
         id,
@@ -328,6 +337,10 @@ fn report_error(
             message,
         });
         name
+    });
+    shared.timeline.mark(Mark::Failure {
+        lane: Lane::Extension(name.clone()),
+        label: platform_type.to_string(),
     });
     shared.journal.note(format!(
         "extension {name} reported {platform_type}: {reported}"

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::http::{ApiError, LimitedBody, accepted, header_str, too_large};
 use crate::config::{MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES};
 use crate::state::{FunctionError, Outcome, RuntimeEvent, RuntimePhase, Shared};
+use crate::streams::timeline::{Lane, Mark};
 
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
 const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
@@ -24,6 +25,9 @@ const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
 
 /// `GET /runtime/invocation/next`: the runtime is ready; block until an event.
 pub async fn next(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
+    shared
+        .timeline
+        .message(Lane::Runtime, Lane::Platform, "next");
     let generation = shared.update(|st| {
         match &st.runtime {
             // The first `next` ends the runtime's Init and closes registration.
@@ -127,6 +131,9 @@ pub async fn response(
     body: Body,
 ) -> Result<Response, ApiError> {
     start_answer(&shared, &request_id)?;
+    shared
+        .timeline
+        .message(Lane::Runtime, Lane::Platform, "response");
     let streaming = match header_str(&headers, RESPONSE_MODE_HEADER) {
         None => false,
         Some("streaming") => true,
@@ -177,6 +184,9 @@ pub async fn error(
     body: Body,
 ) -> Result<Response, ApiError> {
     start_answer(&shared, &request_id)?;
+    shared
+        .timeline
+        .message(Lane::Runtime, Lane::Platform, "error");
     let (payload, _) = read_body(&shared, body, MAX_RESPONSE_BYTES).await?;
     finish_answer(&shared, Outcome::Error(function_error(&headers, &payload)));
     Ok(accepted())
@@ -189,6 +199,10 @@ pub async fn init_error(
     LimitedBody(payload): LimitedBody<MAX_ERROR_BODY_BYTES>,
 ) -> Result<Response, ApiError> {
     let error = function_error(&headers, &payload);
+    shared.timeline.mark(Mark::Failure {
+        lane: Lane::Runtime,
+        label: error.error_type.clone(),
+    });
     shared.update(|st| {
         if st.runtime != RuntimePhase::Initializing {
             return Err(ApiError::forbidden(

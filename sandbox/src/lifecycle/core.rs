@@ -17,6 +17,7 @@ use crate::packaging::process::Process;
 use crate::stand_ins::appconfig_agent::AppConfigAgent;
 use crate::stand_ins::s3::S3Endpoint;
 use crate::state::Shared;
+use crate::streams::timeline::Mark;
 
 /// The processes of the current generation and whether Init has completed.
 #[derive(Default)]
@@ -40,6 +41,7 @@ impl Instance {
         if core.shared.config.freeze && core.queued.load(Ordering::SeqCst) == 0 {
             core.shared.frozen.send_replace(true);
             self.processes().for_each(Process::freeze);
+            core.shared.timeline.mark(Mark::Freeze);
             // What the processes started on their own is frozen too.
             if let Some(isolation) = &core.isolation {
                 isolation.freeze();
@@ -54,6 +56,7 @@ impl Instance {
                 isolation.thaw();
             }
             self.processes().for_each(Process::thaw);
+            core.shared.timeline.mark(Mark::Thaw);
             core.shared.frozen.send_replace(false);
         }
     }

@@ -35,6 +35,7 @@ use crate::stand_ins::appconfig_agent::{self, AppConfigAgent};
 use crate::stand_ins::s3;
 use crate::state::Shared;
 use crate::streams::journal::{Journal, Record, Retention};
+use crate::streams::timeline::Lane;
 
 /// Why an environment could not start at all.
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +243,10 @@ impl Environment {
     /// rest of the phase (extensions finishing, the report, the freeze) goes
     /// on in the background, and the next call waits for it.
     pub async fn invoke(&self, request: InvokeRequest) -> InvokeResult {
+        self.core
+            .shared
+            .timeline
+            .message(Lane::Caller, Lane::Platform, "invoke");
         // An owned guard, so that the phase can outlive this call.
         self.core.queued.fetch_add(1, Ordering::SeqCst);
         let instance = self.core.instance.clone().lock_owned().await;
@@ -253,6 +258,13 @@ impl Environment {
             invoke::run(&core, &mut instance, request, tx).await;
         });
         rx.await.expect("the invoke phase always answers")
+    }
+
+    /// The run so far as a sequence diagram (SVG): lanes for the caller,
+    /// the platform, the runtime and each extension, the phases as bands.
+    pub fn timeline_svg(&self) -> String {
+        let (entries, left_out) = self.core.shared.timeline.entries();
+        crate::output::timeline::svg(&entries, left_out)
     }
 
     /// Waits until the current phase has finished (the report is out).

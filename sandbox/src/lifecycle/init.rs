@@ -14,6 +14,7 @@ use crate::packaging::env_vars;
 use crate::packaging::process::{Process, Spec, describe_exit, launch_error_hint};
 use crate::state::{ExtensionFailure, FunctionError, RuntimePhase, State};
 use crate::streams::journal::{Source, round2, span};
+use crate::streams::timeline::{Lane, Mark, Phase as TimelinePhase};
 
 /// `init` at start-up; `invoke` for the suppressed Init that the first invoke
 /// runs after a failed one or after a reset.
@@ -62,6 +63,10 @@ pub(crate) async fn run(
     let started_at = Utc::now();
     let deadline = started + config.init_limit();
     let init_type = config.init_type.as_str();
+    shared.timeline.mark(Mark::Begin {
+        phase: TimelinePhase::Init,
+        label: format!("Init ({})", phase.as_str()),
+    });
     shared.journal.platform(
         "platform.initStart",
         json!({
@@ -134,6 +139,9 @@ pub(crate) async fn run(
                     "spans": [init_span],
                 }),
             );
+            shared.timeline.mark(Mark::End {
+                phase: TimelinePhase::Init,
+            });
             inst.freeze(core);
             if inst.frozen {
                 shared
@@ -174,6 +182,13 @@ pub(crate) async fn run(
                     "metrics": {"durationMs": round2(duration_ms)},
                 }),
             );
+            shared.timeline.mark(Mark::Failure {
+                lane: Lane::Platform,
+                label: error_type.clone(),
+            });
+            shared.timeline.mark(Mark::End {
+                phase: TimelinePhase::Init,
+            });
             shutdown::run(core, inst, shutdown::Reason::Failure).await;
             Err(failure)
         }

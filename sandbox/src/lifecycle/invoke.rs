@@ -18,6 +18,7 @@ use super::{init, shutdown};
 use crate::packaging::process::Process;
 use crate::state::{FunctionError, Invocation, Outcome, RuntimeEvent, Shared, State};
 use crate::streams::journal::{round2, span};
+use crate::streams::timeline::{Lane, Mark, Phase};
 
 /// How the phase ended when it did not end well.
 struct Failure {
@@ -53,10 +54,17 @@ pub(crate) async fn run(
         } else {
             Status::Error
         };
+        shared.timeline.mark(Mark::Begin {
+            phase: Phase::Invoke,
+            label: request_id.clone(),
+        });
         shared.journal.platform(
             "platform.start",
             json!({"requestId": request_id, "version": config.function_version}),
         );
+        shared
+            .timeline
+            .message(Lane::Platform, Lane::Caller, &failure.error.error_type);
         let _ = respond.send(error_result(&request_id, status, &failure.error));
         let report = report_record(
             core,
@@ -69,6 +77,9 @@ pub(crate) async fn run(
             None,
         );
         shared.journal.platform("platform.report", report);
+        shared.timeline.mark(Mark::End {
+            phase: Phase::Invoke,
+        });
         return;
     }
 
@@ -78,6 +89,10 @@ pub(crate) async fn run(
     let deadline = started + config.timeout;
     let deadline_ms = started_at.timestamp_millis() + config.timeout.as_millis() as i64;
     let trace_id = trace_header(started_at.timestamp());
+    shared.timeline.mark(Mark::Begin {
+        phase: Phase::Invoke,
+        label: request_id.clone(),
+    });
     shared.journal.platform(
         "platform.start",
         json!({
@@ -124,6 +139,14 @@ pub(crate) async fn run(
         }
         names
     });
+    shared
+        .timeline
+        .message(Lane::Platform, Lane::Runtime, "event");
+    for name in &subscribers {
+        shared
+            .timeline
+            .message(Lane::Platform, Lane::Extension(name.clone()), "INVOKE");
+    }
     shared.journal.note(format!(
         "invoke {request_id}: event released to the runtime and to {} INVOKE subscriber(s) {subscribers:?}",
         subscribers.len()
@@ -141,6 +164,8 @@ pub(crate) async fn run(
     let mut respond = Some(respond);
     let mut answer = |result: InvokeResult| {
         if let Some(tx) = respond.take() {
+            let label = result.error_type.as_deref().unwrap_or("response");
+            shared.timeline.message(Lane::Platform, Lane::Caller, label);
             let _ = tx.send(result);
         }
     };
@@ -245,12 +270,19 @@ async fn complete(core: &Core, inst: &mut Instance, request_id: &str, failure: O
         overhead,
     );
     shared.journal.platform("platform.report", report);
+    shared.timeline.mark(Mark::End {
+        phase: Phase::Invoke,
+    });
     shared.update(|st| st.invocation = None);
     match failure {
         None => inst.freeze(core),
         // The stop that ended it shuts the environment down next.
         Some(_) if shared.terminating() => {}
         Some(f) => {
+            shared.timeline.mark(Mark::Failure {
+                lane: Lane::Platform,
+                label: format!("reset: {}", f.error.error_type),
+            });
             shared.journal.note(format!(
                 "resetting the environment after {} ({}); the next invoke re-runs Init",
                 f.status, f.error.error_type

@@ -10,6 +10,7 @@ use nix::sys::signal::Signal;
 use serde_json::json;
 
 use super::core::{Core, Instance};
+use crate::streams::timeline::{Lane, Mark, Phase};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
@@ -49,6 +50,10 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     let started = Instant::now();
     let deadline = started + budget;
     let deadline_ms = Utc::now().timestamp_millis() + budget.as_millis() as i64;
+    shared.timeline.mark(Mark::Begin {
+        phase: Phase::Shutdown,
+        label: format!("Shutdown ({})", reason.as_str()),
+    });
     shared.journal.note(format!(
         "SHUTDOWN ({}) with a budget of {} ms",
         reason.as_str(),
@@ -58,6 +63,9 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     if let Some(runtime) = inst.runtime.as_ref().filter(|r| !r.has_exited()) {
         if external || internal {
             shared.journal.note("SIGTERM to the runtime");
+            shared
+                .timeline
+                .message(Lane::Platform, Lane::Runtime, "SIGTERM");
             runtime.signal_group(Signal::SIGTERM);
             if !runtime.wait_exit(runtime_share).await {
                 shared.journal.note(format!(
@@ -92,6 +100,11 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
         }
         names
     });
+    for name in &subscribers {
+        shared
+            .timeline
+            .message(Lane::Platform, Lane::Extension(name.clone()), "SHUTDOWN");
+    }
     for process in &inst.extensions {
         if !subscribers.contains(&process.name) {
             process.kill().await;
@@ -141,6 +154,9 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     inst.initialized = false;
     inst.init_duration_ms = None;
     inst.frozen = false;
+    shared.timeline.mark(Mark::End {
+        phase: Phase::Shutdown,
+    });
     shared.journal.note(format!(
         "environment shut down in {} ms",
         started.elapsed().as_millis()

@@ -1,6 +1,9 @@
 //! The files `run --output DIR` writes: `responses.ndjson`, one line per
-//! invocation as it is answered, and `platform.ndjson`, every record as
-//! the journal emits it (see [`crate::streams::journal::Journal::write_to`]).
+//! invocation as it is answered, `platform.ndjson`, every record as the
+//! journal emits it (see [`crate::streams::journal::Journal::write_to`]),
+//! and `timeline.svg`, the run as a sequence diagram (`timeline`).
+
+pub mod timeline;
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -49,6 +52,11 @@ impl Output {
 
     pub fn response(&mut self, result: &InvokeResult) -> std::io::Result<()> {
         writeln!(self.responses, "{}", response_line(result))
+    }
+
+    /// Writes `timeline.svg`, once the run is over.
+    pub fn timeline(&self, svg: &str) -> std::io::Result<()> {
+        fs::write(self.dir.join("timeline.svg"), svg)
     }
 
     pub fn finish(mut self) -> std::io::Result<()> {
