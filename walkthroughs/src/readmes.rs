@@ -12,7 +12,8 @@
 //!
 //! `--readmes` writes every block from one fresh run of its walkthrough, so
 //! a block shows one run's values throughout, and that run's picture beside
-//! the README as `walkthrough.svg`. `--check-readmes` runs them
+//! the README as `walkthrough.svg` and in the book as
+//! `docs/src/pictures/NAME.svg`. `--check-readmes` runs them
 //! again and fails when a block differs from the run in more than ids,
 //! times, durations, ports and other numbers (each run of hex digits and
 //! hyphens that holds a digit counts as one number, so that a request id
@@ -170,6 +171,11 @@ fn picture_beside(readme: &Path) -> PathBuf {
     readme.with_file_name("walkthrough.svg")
 }
 
+/// The picture in the book, which mdBook copies only from its own folder.
+fn picture_in_book(root: &Path, name: &str) -> PathBuf {
+    root.join("docs/src/pictures").join(format!("{name}.svg"))
+}
+
 /// Runs each walkthrough named by a block once, as a child process, and
 /// returns what it printed, with the repository's path made relative; it
 /// leaves its picture at `crate::picture_path`.
@@ -222,7 +228,11 @@ pub fn write(root: &Path, binaries: &Path) -> anyhow::Result<()> {
         std::fs::write(readme, text)?;
         println!("wrote the output blocks of {}", readme.display());
         for block in &blocks {
-            std::fs::copy(super::picture_path(&block.name), picture_beside(readme))?;
+            let picture = super::picture_path(&block.name);
+            std::fs::copy(&picture, picture_beside(readme))?;
+            let in_book = picture_in_book(root, &block.name);
+            std::fs::create_dir_all(in_book.parent().expect("a folder"))?;
+            std::fs::copy(&picture, in_book)?;
         }
     }
     Ok(())
@@ -239,20 +249,18 @@ pub fn check(root: &Path, binaries: &Path) -> anyhow::Result<()> {
     let mut stale = Vec::new();
     for block in &blocks {
         let (mut missing, mut extra) = differences(&block.text, &outputs[&block.name]);
-        let committed = std::fs::read_to_string(picture_beside(&block.readme)).unwrap_or_default();
         let fresh = std::fs::read_to_string(super::picture_path(&block.name))?;
-        let (picture_missing, picture_extra) =
-            differences(&picture_lines(&committed), &picture_lines(&fresh));
-        missing.extend(
-            picture_missing
-                .into_iter()
-                .map(|l| format!("walkthrough.svg: {l}")),
-        );
-        extra.extend(
-            picture_extra
-                .into_iter()
-                .map(|l| format!("walkthrough.svg: {l}")),
-        );
+        for picture in [
+            picture_beside(&block.readme),
+            picture_in_book(root, &block.name),
+        ] {
+            let committed = std::fs::read_to_string(&picture).unwrap_or_default();
+            let (picture_missing, picture_extra) =
+                differences(&picture_lines(&committed), &picture_lines(&fresh));
+            let file = picture.strip_prefix(root).unwrap_or(&picture).display();
+            missing.extend(picture_missing.into_iter().map(|l| format!("{file}: {l}")));
+            extra.extend(picture_extra.into_iter().map(|l| format!("{file}: {l}")));
+        }
         if missing.is_empty() && extra.is_empty() {
             println!(
                 "{}: {} matches a fresh run",
