@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use lambda_sandbox::{Config, InvokeRequest, Package, Status};
 use serde_json::{Value, json};
-use support::layout::{function_package, isolated, start};
+use support::layout::{function_package, isolated, run_refused, start};
 
 /// Host pids of the processes whose environment holds `marker`.
 fn processes_with(marker: &str) -> Vec<i32> {
@@ -147,22 +147,8 @@ fn a_machine_that_refuses_user_namespaces_runs_without_isolation_and_says_why() 
         include_str!("scripts/function.sh"),
     )
     .unwrap();
-    // A user namespace whose limit on nested ones is 0: the kernel itself
-    // refuses the sandbox's, as a sysctl or AppArmor would.
-    let output = std::process::Command::new("unshare")
-        .args(["--user", "--map-root-user", "sh", "-c"])
-        .arg(r#"echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_lambda-sandbox"))
-        .args(["run", "--task-root"])
-        .arg(package.task_root())
-        .output()
-        .expect("unshare (util-linux) is installed");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    // The kernel refuses the sandbox's user namespace.
+    let stdout = run_refused("user", &[], &package.task_root());
     let refusals: Vec<&str> = stdout
         .lines()
         .filter(|l| l.contains("running without isolation"))

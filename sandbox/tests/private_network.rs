@@ -9,7 +9,7 @@ mod support;
 use lambda_sandbox::appconfig_agent::Profile;
 use lambda_sandbox::{Config, InvokeRequest, Status};
 use serde_json::{Value, json};
-use support::layout::{add_extension, function_package, isolated, start};
+use support::layout::{add_extension, function_package, isolated, run_refused, start};
 use support::lines;
 
 #[tokio::test]
@@ -85,22 +85,8 @@ async fn private_networks_keep_listeners_inside_and_ports_per_environment() {
 #[test]
 fn a_machine_that_refuses_network_namespaces_runs_on_the_hosts_network_and_says_so() {
     let package = function_package("network-refused");
-    // A user namespace whose limit on network namespaces is 0: the kernel
-    // refuses the sandbox's, as a hardened machine's sysctl would.
-    let output = std::process::Command::new("unshare")
-        .args(["--user", "--map-root-user", "sh", "-c"])
-        .arg(r#"echo 0 > /proc/sys/user/max_net_namespaces && exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_lambda-sandbox"))
-        .args(["run", "--private-network", "--task-root"])
-        .arg(package.task_root())
-        .output()
-        .expect("unshare (util-linux) is installed");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    // The kernel refuses the sandbox's network namespace.
+    let stdout = run_refused("net", &["--private-network"], &package.task_root());
     let refusals: Vec<&str> = stdout
         .lines()
         .filter(|l| l.contains("no private network here"))

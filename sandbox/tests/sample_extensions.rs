@@ -7,8 +7,6 @@
 
 mod support;
 
-use std::path::Path;
-
 use lambda_sandbox::{InvokeRequest, Status};
 use serde_json::json;
 use support::layout::{add_extension, function_package, isolated, start};
@@ -23,7 +21,7 @@ async fn extensions_written_for_lambdas_paths_and_names_run_unmodified() {
         "extension.py",
         support::layout::PYTHON_EXTENSION,
     );
-    let node = which("node");
+    let node = support::which("node");
     if node {
         add_extension(
             &package,
@@ -71,12 +69,4 @@ async fn extensions_written_for_lambdas_paths_and_names_run_unmodified() {
             "{name} got SHUTDOWN {delay} ms after the runtime exited"
         );
     }
-}
-
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| {
-            std::env::split_paths(&paths).any(|dir| Path::new(&dir).join(program).is_file())
-        })
-        .unwrap_or(false)
 }

@@ -5,7 +5,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use lambda_sandbox::{InvokeRequest, Status};
 use serde_json::json;
@@ -84,7 +83,7 @@ async fn one_lane_per_process_one_band_per_phase() {
 async fn a_browser_draws_it() {
     let Some(chromium) = ["chromium", "chromium-browser"]
         .into_iter()
-        .find(|name| which(name))
+        .find(|name| support::which(name))
     else {
         eprintln!(
             "chromium is not installed here: the picture is not drawn (scripts/test installs it)"
@@ -133,12 +132,4 @@ async fn a_browser_draws_it() {
         drawn * 100 > total * 10,
         "only {drawn} of {total} pixels are drawn"
     );
-}
-
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| {
-            std::env::split_paths(&paths).any(|dir| Path::new(&dir).join(program).is_file())
-        })
-        .unwrap_or(false)
 }

@@ -2,6 +2,7 @@
 //! paths lay themselves out (`lambda_layout/`), and isolated environments
 //! to run them in.
 
+use std::path::Path;
 use std::time::Duration;
 
 use lambda_sandbox::{Config, Environment, Package};
@@ -48,4 +49,30 @@ pub async fn start(config: Config) -> Environment {
         "isolation was refused on this machine: run `lambda-sandbox run` to see why"
     );
     env
+}
+
+/// `lambda-sandbox run ARGS` inside a user namespace whose limit
+/// `user.max_<limit>_namespaces` is 0: the kernel itself refuses what the
+/// sandbox asks for, as a sysctl or AppArmor would on a user's machine.
+/// Returns what it printed; the run must succeed all the same.
+pub fn run_refused(limit: &str, args: &[&str], task_root: &Path) -> String {
+    let output = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c"])
+        .arg(format!(
+            r#"echo 0 > /proc/sys/user/max_{limit}_namespaces && exec "$0" "$@""#
+        ))
+        .arg(env!("CARGO_BIN_EXE_lambda-sandbox"))
+        .args(["run"])
+        .args(args)
+        .arg("--task-root")
+        .arg(task_root)
+        .output()
+        .expect("unshare (util-linux) is installed");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }

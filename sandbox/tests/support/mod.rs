@@ -178,3 +178,13 @@ pub fn read_ndjson(path: &std::path::Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect()
 }
+
+/// Whether `program` is on `PATH`.
+pub fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .any(|dir| std::path::Path::new(&dir).join(program).is_file())
+        })
+        .unwrap_or(false)
+}
