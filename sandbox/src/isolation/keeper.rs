@@ -21,7 +21,7 @@
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use nix::libc;
 
@@ -185,19 +185,12 @@ impl Keeper {
     /// still on its way, or the signal would end the new processes. A
     /// keeper that is gone has nothing left to act on.
     pub fn command(&self, command: u8) {
-        if let Some(commands) = &self.commands {
-            let socket = commands.socket.lock().unwrap_or_else(|e| e.into_inner());
-            let fd = socket.as_raw_fd();
-            // SAFETY: a one-byte send and a one-byte receive with live
-            // buffers on an open socket, and a poll of it.
-            unsafe {
-                if libc::send(fd, [command].as_ptr().cast(), 1, libc::MSG_NOSIGNAL) == 1
-                    && wait_readable(fd)
-                {
-                    let mut done = 0u8;
-                    libc::recv(fd, (&mut done as *mut u8).cast(), 1, 0);
-                }
-            }
+        if let Some(commands) = &self.commands
+            && let Ok(socket) = commands.ask(command)
+        {
+            let mut done = 0u8;
+            // SAFETY: a one-byte receive into a live buffer on an open socket.
+            unsafe { libc::recv(socket.as_raw_fd(), (&mut done as *mut u8).cast(), 1, 0) };
         }
     }
 
@@ -210,23 +203,34 @@ impl Keeper {
 }
 
 impl Commands {
+    /// Sends `command` and waits until the keeper's answer can be read;
+    /// the socket stays locked for the caller to read it.
+    fn ask(&self, command: u8) -> std::io::Result<MutexGuard<'_, OwnedFd>> {
+        let socket = self.socket.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: a one-byte send from a live buffer to an open socket.
+        if unsafe {
+            libc::send(
+                socket.as_raw_fd(),
+                [command].as_ptr().cast(),
+                1,
+                libc::MSG_NOSIGNAL,
+            )
+        } != 1
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        wait_readable(&socket, "the environment's keeper did not answer in 10 s")?;
+        Ok(socket)
+    }
+
     /// A new TCP socket (IPv4, non-blocking) of the environment's network,
     /// made by the keeper. Blocking, for the moment the keeper takes.
     pub fn socket(&self) -> std::io::Result<OwnedFd> {
-        let socket = self.socket.lock().unwrap_or_else(|e| e.into_inner());
+        let socket = self.ask(NEW_SOCKET)?;
         let fd = socket.as_raw_fd();
-        // SAFETY: a one-byte send, then a poll and a recvmsg into buffers
-        // that live on this stack for the length of the calls.
+        // SAFETY: a recvmsg into buffers that live on this stack for the
+        // length of the call.
         unsafe {
-            if libc::send(fd, [NEW_SOCKET].as_ptr().cast(), 1, libc::MSG_NOSIGNAL) != 1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if !wait_readable(fd) {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "the environment's keeper did not hand over a socket",
-                ));
-            }
             let mut answer = [0u8; 4];
             let mut control = [0u64; 4];
             let mut iov = libc::iovec {
@@ -287,15 +291,20 @@ impl Drop for Keeper {
     }
 }
 
-/// Waits for the keeper's answer, for as long as a set-up may take at most.
-unsafe fn wait_readable(fd: RawFd) -> bool {
+/// Waits until `fd` can be read, for as long as a set-up may take at most;
+/// `late` says what did not come in time.
+fn wait_readable(fd: &OwnedFd, late: &str) -> std::io::Result<()> {
     let mut poll = libc::pollfd {
-        fd,
+        fd: fd.as_raw_fd(),
         events: libc::POLLIN,
         revents: 0,
     };
     // SAFETY: one pollfd, valid for the call.
-    unsafe { libc::poll(&mut poll, 1, SETUP_LIMIT_MS) == 1 }
+    match unsafe { libc::poll(&mut poll, 1, SETUP_LIMIT_MS) } {
+        0 => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, late)),
+        n if n < 0 => Err(std::io::Error::last_os_error()),
+        _ => Ok(()),
+    }
 }
 
 /// A connected pair of Unix stream sockets: one end for the keeper, one
@@ -329,22 +338,7 @@ pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 }
 
 fn read_report(fd: &OwnedFd) -> std::io::Result<[i32; 3]> {
-    let mut poll = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one pollfd, valid for the call.
-    match unsafe { libc::poll(&mut poll, 1, SETUP_LIMIT_MS) } {
-        0 => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the namespace set-up did not finish in 10 s",
-            ));
-        }
-        n if n < 0 => return Err(std::io::Error::last_os_error()),
-        _ => {}
-    }
+    wait_readable(fd, "the namespace set-up did not finish in 10 s")?;
     let mut record = [0i32; 3];
     // SAFETY: reading into a buffer of exactly the record's size.
     let n = unsafe { libc::read(fd.as_raw_fd(), record.as_mut_ptr().cast(), 12) };
