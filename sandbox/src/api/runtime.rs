@@ -130,10 +130,7 @@ pub async fn response(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    start_answer(&shared, &request_id)?;
-    shared
-        .timeline
-        .message(Lane::Runtime, Lane::Platform, "response");
+    start_answer(&shared, &request_id, "response")?;
     let streaming = match header_str(&headers, RESPONSE_MODE_HEADER) {
         None => false,
         Some("streaming") => true,
@@ -183,10 +180,7 @@ pub async fn error(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    start_answer(&shared, &request_id)?;
-    shared
-        .timeline
-        .message(Lane::Runtime, Lane::Platform, "error");
+    start_answer(&shared, &request_id, "error")?;
     let (payload, _) = read_body(&shared, body, MAX_RESPONSE_BYTES).await?;
     finish_answer(&shared, Outcome::Error(function_error(&headers, &payload)));
     Ok(accepted())
@@ -220,8 +214,9 @@ pub async fn init_error(
     Ok(accepted())
 }
 
-/// Checks that `request_id` is the invocation the runtime may answer now.
-fn start_answer(shared: &Shared, request_id: &str) -> Result<(), ApiError> {
+/// Checks that `request_id` is the invocation the runtime may answer now,
+/// and marks the `answer` (a response or an error) on the timeline.
+fn start_answer(shared: &Shared, request_id: &str, answer: &str) -> Result<(), ApiError> {
     shared.update(|st| match &st.runtime {
         RuntimePhase::Invoking {
             request_id: current,
@@ -244,7 +239,11 @@ fn start_answer(shared: &Shared, request_id: &str) -> Result<(), ApiError> {
                 phase_name(other)
             ),
         )),
-    })
+    })?;
+    shared
+        .timeline
+        .message(Lane::Runtime, Lane::Platform, answer);
+    Ok(())
 }
 
 fn finish_answer(shared: &Shared, outcome: Outcome) {
