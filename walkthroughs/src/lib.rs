@@ -70,6 +70,23 @@ impl Place {
         .with_context(|| format!("cannot lay out the package {name}"))
     }
 
+    /// The function package of the lifecycle and S3 walkthroughs, emptied
+    /// first: the custom runtime as its `bootstrap`, and the extension named
+    /// `extension` (binary and cargo package of the same name) in its layer.
+    fn runtime_with_extension(
+        &self,
+        binaries: &Binaries,
+        extension: &str,
+    ) -> anyhow::Result<Package> {
+        let bootstrap = binaries.get("bootstrap", "custom-runtime")?;
+        let extension_binary = binaries.get(extension, extension)?;
+        self.prepare()?;
+        let package = self.package("function")?;
+        package.bootstrap(&bootstrap)?;
+        package.extension(extension, &extension_binary)?;
+        Ok(package)
+    }
+
     /// A folder for other files (a bucket, a configuration).
     fn folder(&self, package: &Package, name: &str) -> PathBuf {
         match self {

@@ -36,12 +36,9 @@ pub struct Story {
 }
 
 pub async fn run(binaries: &Binaries, settings: &Settings) -> anyhow::Result<Story> {
-    let bootstrap = binaries.get("bootstrap", "custom-runtime")?;
-    let logger = binaries.get("lifecycle-logger", "lifecycle-logger")?;
-    settings.place.prepare()?;
-    let package = settings.place.package("function")?;
-    package.bootstrap(&bootstrap)?;
-    package.extension("lifecycle-logger", &logger)?;
+    let package = settings
+        .place
+        .runtime_with_extension(binaries, "lifecycle-logger")?;
     let env = Environment::start(Config {
         handler: "function.handler".into(),
         env: vec![(

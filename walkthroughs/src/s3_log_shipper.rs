@@ -42,12 +42,9 @@ pub struct Story {
 }
 
 pub async fn run(binaries: &Binaries, settings: &Settings) -> anyhow::Result<Story> {
-    let bootstrap = binaries.get("bootstrap", "custom-runtime")?;
-    let shipper = binaries.get("s3-log-shipper", "s3-log-shipper")?;
-    settings.place.prepare()?;
-    let package = settings.place.package("function")?;
-    package.bootstrap(&bootstrap)?;
-    package.extension("s3-log-shipper", &shipper)?;
+    let package = settings
+        .place
+        .runtime_with_extension(binaries, "s3-log-shipper")?;
     let s3_dir = settings.place.folder(&package, "s3");
     let env = Environment::start(Config {
         handler: "function.handler".into(),
