@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     println!("echo function starting");
-    lambda_runtime::run(service_fn(handler)).await
+    // One worker, or AWS_LAMBDA_MAX_CONCURRENCY of them on Managed Instances.
+    lambda_runtime::run_concurrent(service_fn(handler)).await
 }
 
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {

@@ -4,7 +4,8 @@
 //! It prints each event so tests can compare it with what the runtime got.
 //! `COUNTER_FILE` makes it count in the background and write the count to
 //! that file, which shows whether the process is frozen. `CRASH_ON_INVOKE`
-//! makes it exit on its first INVOKE.
+//! makes it exit on its first INVOKE; `NOOP_EVENTS` names the events it
+//! registers for (`INVOKE,SHUTDOWN` by default).
 
 use std::time::Duration;
 
@@ -24,8 +25,11 @@ async fn main() -> Result<(), Error> {
         });
     }
     let crash = std::env::var("CRASH_ON_INVOKE").is_ok();
+    // `NOOP_EVENTS=SHUTDOWN` registers for SHUTDOWN alone, as Managed Instances require.
+    let events = std::env::var("NOOP_EVENTS").unwrap_or_else(|_| "INVOKE,SHUTDOWN".into());
+    let events: Vec<&str> = events.split(',').collect();
     Extension::new()
-        .with_events(&["INVOKE", "SHUTDOWN"])
+        .with_events(&events)
         .with_events_processor(service_fn(move |event: LambdaEvent| async move {
             match event.next {
                 NextEvent::Invoke(invoke) => {

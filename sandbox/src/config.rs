@@ -47,6 +47,10 @@ pub enum InitType {
     /// Init ahead of any traffic, with a longer limit; the first report
     /// carries no Init duration, as no invocation waited for it.
     ProvisionedConcurrency,
+    /// Lambda Managed Instances (docs/src/managed-instances.md): one
+    /// environment serves up to `max_concurrency` invocations at once, is
+    /// never frozen, and takes no INVOKE subscribers and no Logs API.
+    ManagedInstances,
 }
 
 impl InitType {
@@ -54,6 +58,7 @@ impl InitType {
         match self {
             InitType::OnDemand => "on-demand",
             InitType::ProvisionedConcurrency => "provisioned-concurrency",
+            InitType::ManagedInstances => "lambda-managed-instances",
         }
     }
 }
@@ -65,16 +70,47 @@ impl std::str::FromStr for InitType {
         match name {
             "on-demand" => Ok(InitType::OnDemand),
             "provisioned-concurrency" => Ok(InitType::ProvisionedConcurrency),
+            "lambda-managed-instances" => Ok(InitType::ManagedInstances),
             other => Err(format!(
-                "unknown init type {other:?}: on-demand or provisioned-concurrency"
+                "unknown init type {other:?}: on-demand, provisioned-concurrency or lambda-managed-instances"
             )),
         }
     }
 }
 
 /// Provisioned concurrency's Init limit: 130 s, or the function timeout if
-/// that is longer.
+/// that is longer. Managed Instances have the same.
 pub const PROVISIONED_INIT_LIMIT: Duration = Duration::from_secs(130);
+
+/// The invocations one Managed Instances environment may serve at once:
+/// the sandbox's bound (Lambda's depends on the runtime and the vCPUs).
+pub const MAX_CONCURRENCY: std::ops::RangeInclusive<u32> = 1..=1024;
+
+/// What a caller gets when every slot of the environment is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BusyAnswer {
+    /// 429 `TooManyRequestsException`, as the Lambda service answers when
+    /// a function has no concurrency left (the default).
+    #[default]
+    TooManyRequests,
+    /// 400 `Runtime.Unavailable`, as AWS's local emulator answers in its
+    /// Managed Instances mode.
+    RuntimeUnavailable,
+}
+
+impl std::str::FromStr for BusyAnswer {
+    type Err = String;
+
+    fn from_str(status: &str) -> Result<BusyAnswer, String> {
+        match status {
+            "429" => Ok(BusyAnswer::TooManyRequests),
+            "400" => Ok(BusyAnswer::RuntimeUnavailable),
+            other => Err(format!(
+                "unknown busy answer {other:?}: 429 (TooManyRequestsException) or 400 (Runtime.Unavailable)"
+            )),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -104,8 +140,19 @@ pub struct Config {
     pub timeout: Duration,
     /// The Init phase limit of an on-demand Init (10 s).
     pub init_timeout: Duration,
-    /// On-demand (the default) or provisioned concurrency.
+    /// On-demand (the default), provisioned concurrency or Managed Instances.
     pub init_type: InitType,
+    /// On Managed Instances: how many invocations the environment serves
+    /// at once, `AWS_LAMBDA_MAX_CONCURRENCY` for the runtime. Lambda's
+    /// default depends on the runtime and the instance's vCPUs; the
+    /// sandbox's is 8.
+    pub max_concurrency: u32,
+    /// What a caller of `serve` gets when every slot is taken.
+    pub busy_answer: BusyAnswer,
+    /// The status of a Logs API subscription on Managed Instances, where
+    /// Lambda does not offer that API. AWS's emulator answers 404 (no such
+    /// route); what Lambda itself answers is not documented.
+    pub managed_logs_api_status: u16,
     /// Stop the processes between invokes with SIGSTOP, as Lambda freezes them.
     pub freeze: bool,
     /// Where the Runtime API listens; an ephemeral loopback port when `None`.
@@ -217,6 +264,9 @@ impl Default for Config {
             timeout: Duration::from_secs(3),
             init_timeout: Duration::from_secs(10),
             init_type: InitType::OnDemand,
+            max_concurrency: 8,
+            busy_answer: BusyAnswer::TooManyRequests,
+            managed_logs_api_status: 404,
             freeze: true,
             runtime_api: None,
             shutdown: ShutdownBudgets::default(),
@@ -278,6 +328,20 @@ impl Config {
                     .into(),
             );
         }
+        if !MAX_CONCURRENCY.contains(&self.max_concurrency) {
+            return Err(format!(
+                "the maximum concurrency is {}: it must be {} to {}",
+                self.max_concurrency,
+                MAX_CONCURRENCY.start(),
+                MAX_CONCURRENCY.end()
+            ));
+        }
+        if !(400..=599).contains(&self.managed_logs_api_status) {
+            return Err(format!(
+                "the Logs API status on Managed Instances is {}: it must be an error status, 400 to 599",
+                self.managed_logs_api_status
+            ));
+        }
         megabytes("the memory size", self.memory_mb, MEMORY_MB)?;
         megabytes(
             "the ephemeral storage",
@@ -325,12 +389,59 @@ impl Config {
     }
 
     /// How long Init may take: `init_timeout` on demand; with provisioned
-    /// concurrency 130 s or the function timeout, whichever is longer.
+    /// concurrency or on Managed Instances 130 s or the function timeout,
+    /// whichever is longer.
     pub fn init_limit(&self) -> Duration {
         match self.init_type {
             InitType::OnDemand => self.init_timeout,
-            InitType::ProvisionedConcurrency => PROVISIONED_INIT_LIMIT.max(self.timeout),
+            InitType::ProvisionedConcurrency | InitType::ManagedInstances => {
+                PROVISIONED_INIT_LIMIT.max(self.timeout)
+            }
         }
+    }
+
+    /// Whether the environment runs as a Managed Instances one.
+    pub fn managed_instances(&self) -> bool {
+        self.init_type == InitType::ManagedInstances
+    }
+
+    /// How many invocations the environment serves at once.
+    pub fn concurrency(&self) -> usize {
+        if self.managed_instances() {
+            self.max_concurrency as usize
+        } else {
+            1
+        }
+    }
+
+    /// Whether the processes are stopped between invokes: Managed
+    /// Instances never freeze.
+    pub fn freezes(&self) -> bool {
+        self.freeze && !self.managed_instances()
+    }
+
+    /// The Shutdown budgets in force. On Managed Instances the runtime has
+    /// 600 ms after SIGTERM and the extensions 2 s in all, whatever is set.
+    pub fn shutdown_budgets(&self) -> ShutdownBudgets {
+        if self.managed_instances() {
+            let runtime = Duration::from_millis(600);
+            ShutdownBudgets {
+                no_extensions: Duration::ZERO,
+                internal: runtime,
+                external: Duration::from_secs(2),
+                runtime,
+                runtime_with_internal: runtime,
+            }
+        } else {
+            self.shutdown
+        }
+    }
+
+    /// `AWS_LAMBDA_LOG_FORMAT` as the processes get it: the user's, or
+    /// `JSON` on Managed Instances (the default of AWS's emulator there).
+    pub fn log_format(&self) -> Option<&str> {
+        self.customer_var("AWS_LAMBDA_LOG_FORMAT")
+            .or(self.managed_instances().then_some("JSON"))
     }
 
     /// The value of a customer variable, if the user set one.

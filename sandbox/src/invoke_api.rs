@@ -3,7 +3,11 @@
 //! the AWS SDKs can call the function.
 //!
 //! One environment serves one request at a time, as one Lambda execution
-//! environment does; further requests wait their turn. Every refusal has
+//! environment does, or up to its maximum concurrency on Managed Instances.
+//! A caller beyond that is throttled (429 `TooManyRequestsException`), as
+//! Lambda throttles a function whose concurrency is used up; a request that
+//! arrives once the previous caller has its answer waits for the end of
+//! that phase. `Event` invocations queue. Every refusal has
 //! the Lambda service's shape: a status, an `x-amzn-ErrorType` header and a
 //! JSON body. The server itself is bounded: a cap on open connections and a
 //! deadline for request headers, so one client cannot starve the others.
@@ -30,7 +34,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::api::http::header_str;
-use crate::lifecycle::environment::Environment;
+use crate::config::BusyAnswer;
+use crate::lifecycle::environment::{Busy, Environment};
 use crate::lifecycle::invocation::{InvokeRequest, Status};
 use crate::streams::journal::cloudwatch_text;
 
@@ -250,6 +255,8 @@ struct ServiceError {
     status: StatusCode,
     error_type: &'static str,
     message: String,
+    /// Why a throttle happened, as `TooManyRequestsException` says.
+    reason: Option<&'static str>,
 }
 
 fn service_error(status: StatusCode, error_type: &'static str, message: String) -> ServiceError {
@@ -257,6 +264,7 @@ fn service_error(status: StatusCode, error_type: &'static str, message: String) 
         status,
         error_type,
         message,
+        reason: None,
     }
 }
 
@@ -274,7 +282,11 @@ impl IntoResponse for ServiceError {
                     HeaderValue::from_static(self.error_type),
                 ),
             ],
-            json!({"Type": "User", "message": self.message}).to_string(),
+            match self.reason {
+                Some(reason) => json!({"Reason": reason, "Type": "User", "message": self.message}),
+                None => json!({"Type": "User", "message": self.message}),
+            }
+            .to_string(),
         )
             .into_response()
     }
@@ -482,6 +494,35 @@ async fn accept_invocation(
     ))
 }
 
+/// Every slot of the environment is taken: Lambda's throttle, as a
+/// function whose concurrency is used up gets it (or, when asked for,
+/// the answer of AWS's local emulator on Managed Instances).
+fn busy_answer(front: &Front, busy: Busy) -> Response {
+    let config = front.env.config();
+    match config.busy_answer {
+        BusyAnswer::TooManyRequests => ServiceError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error_type: "TooManyRequestsException",
+            message: format!("Rate Exceeded: {busy}; retry when one has its answer"),
+            // One classic environment is a function with a reserved
+            // concurrency of one; the Managed Instances reason is not
+            // documented.
+            reason: Some(if config.managed_instances() {
+                "ConcurrentInvocationLimitExceeded"
+            } else {
+                "ReservedFunctionConcurrentInvocationLimitExceeded"
+            }),
+        }
+        .into_response(),
+        BusyAnswer::RuntimeUnavailable => service_error(
+            StatusCode::BAD_REQUEST,
+            "Runtime.Unavailable",
+            format!("No runtime worker is free: {busy}"),
+        )
+        .into_response(),
+    }
+}
+
 /// An `Event` invocation runs in the background; the caller gets 202 at once.
 fn queue_event(front: &Front, request: InvokeRequest, ticket: Ticket) -> Response {
     let gate = &front.gate;
@@ -509,7 +550,10 @@ fn queue_event(front: &Front, request: InvokeRequest, ticket: Ticket) -> Respons
 
 async fn invoke_sync(front: &Front, request: InvokeRequest, tail: bool) -> Response {
     let mark = front.env.journal_len();
-    let result = front.env.invoke(request).await;
+    let result = match front.env.try_invoke(request).await {
+        Ok(result) => result,
+        Err(busy) => return busy_answer(front, busy),
+    };
     let mut response = (StatusCode::OK, result.payload.clone()).into_response();
     let out = response.headers_mut();
     out.insert(

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use lambda_sandbox::{
-    Config, Environment, InvokeRequest, Status, invoke_api, output::Output, sample_events,
+    Config, Environment, InvokeRequest, InvokeResult, Status, invoke_api, output::Output,
+    sample_events,
 };
 
 #[derive(Parser)]
@@ -64,10 +65,25 @@ pub struct EnvironmentArgs {
     /// The Init phase limit in seconds (above 0, at most 900).
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     init_timeout: Duration,
-    /// on-demand, or provisioned-concurrency: Init ahead of any invocation,
-    /// within 130 s or the function timeout.
+    /// on-demand, provisioned-concurrency (Init ahead of any invocation,
+    /// within 130 s or the function timeout), or lambda-managed-instances
+    /// (as --managed-instances).
     #[arg(long, default_value = "on-demand")]
     init_type: lambda_sandbox::config::InitType,
+    /// Run as Lambda Managed Instances: up to --max-concurrency invocations
+    /// at once, no freeze, SHUTDOWN-only extensions, no Logs API, Telemetry
+    /// with schema 2025-01-29 only.
+    #[arg(long, conflicts_with = "init_type")]
+    managed_instances: bool,
+    /// On Managed Instances, how many invocations the environment serves at
+    /// once (AWS_LAMBDA_MAX_CONCURRENCY, 1 to 1024).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = parse_concurrency)]
+    max_concurrency: u32,
+    /// What `serve` answers a caller when every slot is taken: 429
+    /// (TooManyRequestsException, as Lambda) or 400 (Runtime.Unavailable,
+    /// as AWS's local emulator on Managed Instances).
+    #[arg(long, value_name = "STATUS", default_value = "429")]
+    busy_status: lambda_sandbox::config::BusyAnswer,
     /// The function's memory size in MB (128 to 10240).
     #[arg(long, default_value_t = 128, value_parser = parse_memory)]
     memory: u32,
@@ -194,6 +210,21 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
     }
 }
 
+fn parse_concurrency(s: &str) -> Result<u32, String> {
+    let range = lambda_sandbox::config::MAX_CONCURRENCY;
+    s.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            format!(
+                "{s:?} is not a concurrency the sandbox accepts: a whole number from {} to {}",
+                range.start(),
+                range.end()
+            )
+        })
+}
+
 fn parse_memory(s: &str) -> Result<u32, String> {
     parse_megabytes(s, "a memory size", lambda_sandbox::config::MEMORY_MB)
 }
@@ -261,7 +292,13 @@ impl EnvironmentArgs {
             memory_mb: self.memory,
             timeout: self.timeout,
             init_timeout: self.init_timeout,
-            init_type: self.init_type,
+            init_type: if self.managed_instances {
+                lambda_sandbox::config::InitType::ManagedInstances
+            } else {
+                self.init_type
+            },
+            max_concurrency: self.max_concurrency,
+            busy_answer: self.busy_status,
             freeze: !self.no_freeze,
             isolation: !self.no_isolation,
             private_network: self.private_network,
@@ -352,29 +389,52 @@ async fn run(
     };
     let mut all_succeeded = true;
     let mut write_error = None;
-    'invocations: for _ in 0..invocations {
-        for event in &events {
+    let mut record = |result: &InvokeResult| {
+        println!(
+            "         [caller] response {} ({}): {}",
+            result.request_id,
+            result.status,
+            String::from_utf8_lossy(&result.payload)
+        );
+        all_succeeded &= result.status == Status::Success;
+        if let Some(output) = output.as_mut()
+            && let Err(err) = output.response(result)
+        {
+            write_error.get_or_insert(err);
+        }
+    };
+    let payloads = (0..invocations).flat_map(|_| events.iter().cloned());
+    if env.config().managed_instances() {
+        // All at once: the environment takes as many as it serves at once,
+        // and the rest wait for a free slot.
+        let mut in_flight = tokio::task::JoinSet::new();
+        for payload in payloads {
+            let env = env.clone();
+            in_flight.spawn(async move {
+                env.invoke(InvokeRequest {
+                    payload: payload.into(),
+                    ..InvokeRequest::default()
+                })
+                .await
+            });
+        }
+        while let Some(done) = in_flight.join_next().await {
+            if let Ok(result) = done {
+                record(&result);
+            }
+        }
+    } else {
+        for payload in payloads {
             if stopping.load(Ordering::SeqCst) {
-                break 'invocations;
+                break;
             }
             let result = env
                 .invoke(InvokeRequest {
-                    payload: event.clone().into(),
+                    payload: payload.into(),
                     ..InvokeRequest::default()
                 })
                 .await;
-            println!(
-                "         [caller] response {} ({}): {}",
-                result.request_id,
-                result.status,
-                String::from_utf8_lossy(&result.payload)
-            );
-            all_succeeded &= result.status == Status::Success;
-            if let Some(output) = output.as_mut()
-                && let Err(err) = output.response(&result)
-            {
-                write_error.get_or_insert(err);
-            }
+            record(&result);
             env.wait_idle().await;
         }
     }

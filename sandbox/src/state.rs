@@ -66,6 +66,43 @@ pub struct State {
     pub runtime_exit: Option<String>,
     /// The first fatal extension error of this generation.
     pub extension_failure: Option<ExtensionFailure>,
+    /// On Managed Instances: the invocations in flight at once.
+    pub concurrent: Concurrent,
+}
+
+/// What a Managed Instances environment works on at once: the runtime's
+/// workers each wait in `next`, take the oldest event, and answer it by its
+/// request id (docs/src/managed-instances.md#the-runtime-api-under-concurrency).
+#[derive(Default)]
+pub struct Concurrent {
+    /// Events admitted and not yet taken by a worker, oldest first.
+    pub queued: std::collections::VecDeque<RuntimeEvent>,
+    /// Workers blocked in `next`.
+    pub parked: usize,
+    /// Every admitted invocation until its caller has the answer.
+    pub in_flight: std::collections::HashMap<String, Invocation>,
+    /// Request ids that timed out, oldest first, so that a late answer gets
+    /// 410 rather than 400.
+    pub timed_out: std::collections::VecDeque<String>,
+    /// Why the environment takes no more invocations: a failed Init or a
+    /// process that exited. Managed Instances are not reset.
+    pub unhealthy: Option<FunctionError>,
+    /// The most invocations in flight at once so far.
+    pub peak: usize,
+}
+
+impl Concurrent {
+    /// Lambda's emulator keeps this many timed-out ids.
+    pub const TIMED_OUT_KEPT: usize = 1000;
+    /// And parks at most this many `next` calls.
+    pub const MAX_PARKED: usize = 10_000;
+
+    pub fn remember_timeout(&mut self, request_id: String) {
+        if self.timed_out.len() == Self::TIMED_OUT_KEPT {
+            self.timed_out.pop_front();
+        }
+        self.timed_out.push_back(request_id);
+    }
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -94,11 +131,18 @@ pub struct RuntimeEvent {
     pub trace_id: String,
     pub client_context: Option<String>,
     pub cognito_identity: Option<String>,
+    /// On Managed Instances: `Lambda-Runtime-Invocation-Id`, new for every
+    /// invocation, which the runtime may echo on its answer.
+    pub invocation_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Invocation {
     pub request_id: String,
+    /// On Managed Instances: the nonce sent with the event.
+    pub invocation_id: Option<String>,
+    /// A worker has taken the event.
+    pub dispatched: bool,
     pub started: Instant,
     pub started_at: DateTime<Utc>,
     pub outcome: Option<Outcome>,

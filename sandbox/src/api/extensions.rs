@@ -25,6 +25,26 @@ struct RegisterBody {
     configuration_keys: Option<Value>,
 }
 
+/// On Managed Instances an external extension may ask for SHUTDOWN only
+/// (invocations reach it through the Telemetry API), and an internal one
+/// for no event at all (docs/src/managed-instances.md#extensions).
+fn managed_instances_events(external: bool, invoke: bool, shutdown: bool) -> Result<(), ApiError> {
+    if !external && (invoke || shutdown) {
+        return Err(ApiError::forbidden(
+            "Extension.InvalidEventType",
+            "No events allowed for internal extensions on Lambda Managed Instances: register with {\"events\":[]}",
+        ));
+    }
+    if invoke {
+        return Err(ApiError::forbidden(
+            "Extension.InvalidEventType",
+            "INVOKE: ErrorInvalidEventType: Lambda Managed Instances send SHUTDOWN only; \
+             register with {\"events\":[\"SHUTDOWN\"]} and follow invocations through the Telemetry API",
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /extension/register`.
 pub async fn register(
     State(shared): State<Arc<Shared>>,
@@ -97,6 +117,16 @@ pub async fn register(
         }
         // The platform tells external from internal by the file name alone.
         let external = st.launched.contains(&name);
+        if shared.config.managed_instances()
+            && let Err(refusal) = managed_instances_events(external, invoke, shutdown)
+        {
+            // Clients often report the status alone; the reason goes here.
+            shared.journal.note(format!(
+                "registration of {name} refused: {}",
+                refusal.message
+            ));
+            return Err(refusal);
+        }
         if !external && shutdown {
             return Err(ApiError::forbidden(
                 "Extension.InvalidEventType",

@@ -6,6 +6,7 @@
 pub mod extensions;
 pub mod http;
 pub mod runtime;
+pub mod runtime_concurrent;
 pub mod subscriptions;
 
 use std::net::SocketAddr;

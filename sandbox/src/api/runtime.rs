@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Limited};
 use serde_json::{Value, json};
 
 use super::http::{ApiError, LimitedBody, accepted, header_str, too_large};
+use super::runtime_concurrent;
 use crate::config::{MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES};
 use crate::state::{FunctionError, Outcome, RuntimeEvent, RuntimePhase, Shared};
 use crate::streams::timeline::{Lane, Mark};
@@ -25,6 +26,9 @@ const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
 
 /// `GET /runtime/invocation/next`: the runtime is ready; block until an event.
 pub async fn next(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
+    if shared.config.managed_instances() {
+        return runtime_concurrent::next(&shared).await.map(event_response);
+    }
     shared
         .timeline
         .message(Lane::Runtime, Lane::Platform, "next");
@@ -120,6 +124,9 @@ fn event_response(event: RuntimeEvent) -> Response {
     if let Some(identity) = &event.cognito_identity {
         set("lambda-runtime-cognito-identity", identity);
     }
+    if let Some(id) = &event.invocation_id {
+        set("lambda-runtime-invocation-id", id);
+    }
     (StatusCode::OK, headers, event.payload).into_response()
 }
 
@@ -130,7 +137,7 @@ pub async fn response(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    start_answer(&shared, &request_id, "response")?;
+    start_answer(&shared, &request_id, &headers, "response")?;
     let streaming = match header_str(&headers, RESPONSE_MODE_HEADER) {
         None => false,
         Some("streaming") => true,
@@ -140,6 +147,7 @@ pub async fn response(
             );
             finish_answer(
                 &shared,
+                &request_id,
                 Outcome::Error(FunctionError::platform(
                     "Runtime.InvalidResponseModeHeader",
                     message.clone(),
@@ -157,7 +165,7 @@ pub async fn response(
     } else {
         MAX_RESPONSE_BYTES
     };
-    let (payload, trailers) = read_body(&shared, body, limit).await?;
+    let (payload, trailers) = read_body(&shared, &request_id, body, limit).await?;
     let content_type = header_str(&headers, "content-type")
         .unwrap_or("application/json")
         .to_string();
@@ -169,7 +177,7 @@ pub async fn response(
             content_type,
         }
     };
-    finish_answer(&shared, outcome);
+    finish_answer(&shared, &request_id, outcome);
     Ok(accepted())
 }
 
@@ -180,9 +188,13 @@ pub async fn error(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    start_answer(&shared, &request_id, "error")?;
-    let (payload, _) = read_body(&shared, body, MAX_RESPONSE_BYTES).await?;
-    finish_answer(&shared, Outcome::Error(function_error(&headers, &payload)));
+    start_answer(&shared, &request_id, &headers, "error")?;
+    let (payload, _) = read_body(&shared, &request_id, body, MAX_RESPONSE_BYTES).await?;
+    finish_answer(
+        &shared,
+        &request_id,
+        Outcome::Error(function_error(&headers, &payload)),
+    );
     Ok(accepted())
 }
 
@@ -216,7 +228,25 @@ pub async fn init_error(
 
 /// Checks that `request_id` is the invocation the runtime may answer now,
 /// and marks the `answer` (a response or an error) on the timeline.
-fn start_answer(shared: &Shared, request_id: &str, answer: &str) -> Result<(), ApiError> {
+fn start_answer(
+    shared: &Shared,
+    request_id: &str,
+    headers: &HeaderMap,
+    answer: &str,
+) -> Result<(), ApiError> {
+    if shared.config.managed_instances() {
+        runtime_concurrent::start_answer(shared, request_id, headers)?;
+    } else {
+        start_only_answer(shared, request_id)?;
+    }
+    shared
+        .timeline
+        .message(Lane::Runtime, Lane::Platform, answer);
+    Ok(())
+}
+
+/// The classic rule: the one invocation in progress, answered once.
+fn start_only_answer(shared: &Shared, request_id: &str) -> Result<(), ApiError> {
     shared.update(|st| match &st.runtime {
         RuntimePhase::Invoking {
             request_id: current,
@@ -239,14 +269,13 @@ fn start_answer(shared: &Shared, request_id: &str, answer: &str) -> Result<(), A
                 phase_name(other)
             ),
         )),
-    })?;
-    shared
-        .timeline
-        .message(Lane::Runtime, Lane::Platform, answer);
-    Ok(())
+    })
 }
 
-fn finish_answer(shared: &Shared, outcome: Outcome) {
+fn finish_answer(shared: &Shared, request_id: &str, outcome: Outcome) {
+    if shared.config.managed_instances() {
+        return runtime_concurrent::finish_answer(shared, request_id, outcome);
+    }
     shared.update(|st| {
         if let RuntimePhase::Invoking { responded, .. } = &mut st.runtime {
             *responded = true;
@@ -260,6 +289,7 @@ fn finish_answer(shared: &Shared, outcome: Outcome) {
 
 async fn read_body(
     shared: &Shared,
+    request_id: &str,
     body: Body,
     limit: usize,
 ) -> Result<(Bytes, Option<HeaderMap>), ApiError> {
@@ -271,6 +301,7 @@ async fn read_body(
         Err(err) if err.is::<http_body_util::LengthLimitError>() => {
             finish_answer(
                 shared,
+                request_id,
                 Outcome::Error(FunctionError::platform(
                     "Function.ResponseSizeTooLarge",
                     format!(
@@ -283,6 +314,7 @@ async fn read_body(
         Err(_) => {
             finish_answer(
                 shared,
+                request_id,
                 Outcome::Error(FunctionError::platform(
                     "Runtime.TruncatedResponse",
                     "The runtime's response body was cut short".into(),

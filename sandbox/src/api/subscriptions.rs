@@ -19,6 +19,9 @@ use crate::streams::delivery::{
     Api, Buffering, DeliverySettings, Destination, Subscriber, Subscription,
 };
 
+/// The only Telemetry schema Managed Instances accept.
+const MANAGED_SCHEMA: &str = "2025-01-29";
+
 /// The platform's reserved port: the Runtime API itself.
 const RESERVED_PORT: u16 = 9001;
 
@@ -30,6 +33,17 @@ pub async fn logs(
     headers: HeaderMap,
     LimitedBody(body): Body,
 ) -> Response {
+    if shared.config.managed_instances() {
+        // Not offered there: AWS's emulator has no such route.
+        let status = StatusCode::from_u16(shared.config.managed_logs_api_status)
+            .unwrap_or(StatusCode::NOT_FOUND);
+        return (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "the Logs API is not offered on Lambda Managed Instances: subscribe to the Telemetry API with schemaVersion 2025-01-29\n",
+        )
+            .into_response();
+    }
     subscribe(&shared, &headers, &body, Api::Logs).unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -57,9 +71,18 @@ fn subscribe(
 ) -> Result<Response, ApiError> {
     let id = identify(shared, headers)?;
     let subscription = parse(api, body)?;
+    if shared.config.managed_instances() && subscription.schema_version != MANAGED_SCHEMA {
+        return Err(validation_error(
+            api,
+            format!(
+                "schema validation error: schemaVersion {:?} is not accepted on Lambda Managed Instances: use {MANAGED_SCHEMA}",
+                subscription.schema_version
+            ),
+        ));
+    }
     let config = &shared.config;
     let json_format = config
-        .customer_var("AWS_LAMBDA_LOG_FORMAT")
+        .log_format()
         .is_some_and(|f| f.eq_ignore_ascii_case("json"));
 
     let (name, replaced) = shared.update(|st| {

@@ -38,7 +38,7 @@ impl Instance {
     /// Stops every process, unless an invoke is already waiting: Lambda
     /// freezes only when there are no pending events.
     pub fn freeze(&mut self, core: &Core) {
-        if core.shared.config.freeze && core.queued.load(Ordering::SeqCst) == 0 {
+        if core.shared.config.freezes() && core.queued.load(Ordering::SeqCst) == 0 {
             core.shared.frozen.send_replace(true);
             self.processes().for_each(Process::freeze);
             core.shared.timeline.mark(Mark::Freeze);
@@ -73,6 +73,12 @@ pub(crate) struct Core {
     pub instance: Arc<Mutex<Instance>>,
     /// Invokes waiting for their turn.
     pub queued: AtomicUsize,
+    /// One permit per invocation the environment serves at once: one, or
+    /// the maximum concurrency of Managed Instances. A caller holds one
+    /// until it has its answer.
+    pub slots: tokio::sync::Semaphore,
+    /// Tasks that watch the environment, ended with it.
+    pub watchers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Variables pointing the processes at the local stand-ins for AWS services.
     pub service_env: Vec<(String, String)>,
     /// The namespaces the processes run in, when isolated.
@@ -105,6 +111,11 @@ impl Core {
 impl Drop for Core {
     fn drop(&mut self) {
         self.server.abort();
+        self.watchers
+            .lock()
+            .unwrap()
+            .iter()
+            .for_each(tokio::task::JoinHandle::abort);
         self.relays.iter().for_each(tokio::task::JoinHandle::abort);
         if let Some(dir) = &self.s3_scratch {
             let _ = std::fs::remove_dir_all(dir);

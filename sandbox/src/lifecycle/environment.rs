@@ -24,7 +24,7 @@ use tokio::sync::{Mutex, oneshot};
 
 use super::core::{Core, Instance};
 use super::invocation::{InvokeRequest, InvokeResult};
-use super::{init, invoke, shutdown};
+use super::{concurrent_invoke, init, invoke, shutdown};
 use crate::api;
 use crate::config::Config;
 use crate::isolation::{self, Isolation};
@@ -65,6 +65,13 @@ pub enum StartError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// Every slot of the environment is taken.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the environment already serves {in_flight} invocation(s) at once")]
+pub struct Busy {
+    pub in_flight: usize,
 }
 
 /// An extension as it registered.
@@ -198,6 +205,7 @@ impl Environment {
         } else {
             (runtime_api, Vec::new())
         };
+        let shared_concurrency = shared.config.concurrency();
         let core = Arc::new(Core {
             isolation,
             shared,
@@ -207,15 +215,32 @@ impl Environment {
             relays,
             instance: Arc::new(Mutex::new(Instance::default())),
             queued: AtomicUsize::new(0),
+            slots: tokio::sync::Semaphore::new(shared_concurrency),
+            watchers: std::sync::Mutex::new(Vec::new()),
             service_env,
             s3,
             s3_scratch,
             appconfig,
             server,
         });
-        {
+        let init = {
             let mut instance = core.instance.lock().await;
-            let _ = init::run(&core, &mut instance, init::Phase::Init).await;
+            init::run(&core, &mut instance, init::Phase::Init).await
+        };
+        if core.shared.config.managed_instances() {
+            match init {
+                // No Init is retried there: every invocation gets its error.
+                Err(failure) => core
+                    .shared
+                    .update(|st| st.concurrent.unhealthy = Some(failure.error)),
+                Ok(_) => {
+                    let watcher = tokio::spawn(concurrent_invoke::supervise(
+                        core.shared.clone(),
+                        Arc::downgrade(&core),
+                    ));
+                    core.watchers.lock().unwrap().push(watcher);
+                }
+            }
         }
         Ok(Environment { core })
     }
@@ -239,14 +264,38 @@ impl Environment {
         self.core.runtime_api
     }
 
-    /// Invokes the function and returns as soon as the runtime answers; the
-    /// rest of the phase (extensions finishing, the report, the freeze) goes
-    /// on in the background, and the next call waits for it.
+    /// Invokes the function and returns as soon as the runtime answers;
+    /// the rest of the phase (extensions finishing, the report, the freeze)
+    /// goes on in the background, and the next call waits for it. When the
+    /// environment already serves all it can at once (one invocation, or
+    /// the maximum concurrency of Managed Instances), this waits its turn.
     pub async fn invoke(&self, request: InvokeRequest) -> InvokeResult {
+        let slot = self.core.slots.acquire().await.expect("never closed");
+        let result = self.invoke_in(request).await;
+        drop(slot);
+        result
+    }
+
+    /// Invokes the function if the environment has a free slot; when every
+    /// slot is taken, returns [`Busy`] at once, as Lambda refuses a call
+    /// beyond a function's concurrency.
+    pub async fn try_invoke(&self, request: InvokeRequest) -> Result<InvokeResult, Busy> {
+        let slot = self.core.slots.try_acquire().map_err(|_| Busy {
+            in_flight: self.core.shared.config.concurrency(),
+        })?;
+        let result = self.invoke_in(request).await;
+        drop(slot);
+        Ok(result)
+    }
+
+    async fn invoke_in(&self, request: InvokeRequest) -> InvokeResult {
         self.core
             .shared
             .timeline
             .message(Lane::Caller, Lane::Platform, "invoke");
+        if self.core.shared.config.managed_instances() {
+            return concurrent_invoke::run(&self.core, request).await;
+        }
         // An owned guard, so that the phase can outlive this call.
         self.core.queued.fetch_add(1, Ordering::SeqCst);
         let instance = self.core.instance.clone().lock_owned().await;
@@ -260,6 +309,11 @@ impl Environment {
         rx.await.expect("the invoke phase always answers")
     }
 
+    /// The most invocations that were in flight at once (Managed Instances).
+    pub fn most_in_flight(&self) -> usize {
+        self.core.shared.lock().concurrent.peak
+    }
+
     /// The run so far as a sequence diagram (SVG): lanes for the caller,
     /// the platform, the runtime and each extension, the phases as bands.
     pub fn timeline_svg(&self) -> String {
@@ -267,9 +321,16 @@ impl Environment {
         crate::output::timeline::svg(&entries, left_out)
     }
 
-    /// Waits until the current phase has finished (the report is out).
+    /// Waits until the current phase has finished (the report is out); on
+    /// Managed Instances, until no invocation is in flight.
     pub async fn wait_idle(&self) {
         drop(self.core.instance.lock().await);
+        if self.core.shared.config.managed_instances() {
+            self.core
+                .shared
+                .wait_until(None, |st| st.concurrent.in_flight.is_empty().then_some(()))
+                .await;
+        }
     }
 
     /// Every platform event and log line so far, in emission order.

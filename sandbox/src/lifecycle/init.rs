@@ -67,17 +67,26 @@ pub(crate) async fn run(
         phase: TimelinePhase::Init,
         label: format!("Init ({})", phase.as_str()),
     });
-    shared.journal.platform(
-        "platform.initStart",
-        json!({
-            "initializationType": init_type,
-            "phase": phase.as_str(),
-            "functionName": config.function_name,
-            "functionVersion": config.function_version,
-            "functionArn": config.function_arn(),
-            "instanceMaxMemory": u64::from(config.memory_mb) * 1024 * 1024,
-        }),
-    );
+    let mut init_start = json!({
+        "initializationType": init_type,
+        "phase": phase.as_str(),
+        "functionName": config.function_name,
+        "functionVersion": config.function_version,
+        "instanceMaxMemory": u64::from(config.memory_mb) * 1024 * 1024,
+    });
+    if config.managed_instances() {
+        // Managed Instances name the runtime and the instance, not the function's ARN.
+        init_start["runtimeVersion"] = json!(config.runtime.version_name());
+        init_start["runtimeVersionArn"] = json!(format!(
+            "arn:aws:lambda:{}::runtime:{}",
+            config.region,
+            config.runtime.version_name().replace([':', '.'], "-")
+        ));
+        init_start["instanceId"] = json!(env_vars::log_stream_name(config));
+    } else {
+        init_start["functionArn"] = json!(config.function_arn());
+    }
+    shared.journal.platform("platform.initStart", init_start);
     let launched: Vec<String> = core
         .layout
         .extensions

@@ -21,9 +21,9 @@ use crate::streams::journal::{round2, span};
 use crate::streams::timeline::{Lane, Mark, Phase};
 
 /// How the phase ended when it did not end well.
-struct Failure {
-    status: Status,
-    error: FunctionError,
+pub(super) struct Failure {
+    pub status: Status,
+    pub error: FunctionError,
 }
 
 pub(crate) async fn run(
@@ -104,6 +104,8 @@ pub(crate) async fn run(
     let subscribers = shared.update(|st| {
         st.invocation = Some(Invocation {
             request_id: request_id.clone(),
+            invocation_id: None,
+            dispatched: false,
             started,
             started_at,
             outcome: None,
@@ -123,6 +125,7 @@ pub(crate) async fn run(
             trace_id: trace_id.clone(),
             client_context: request.client_context.clone(),
             cognito_identity: request.cognito_identity.clone(),
+            invocation_id: None,
         });
         let event = json!({
             "eventType": "INVOKE",
@@ -298,7 +301,7 @@ async fn complete(core: &Core, inst: &mut Instance, request_id: &str, failure: O
 }
 
 /// A crash, a reported extension error or a stop ends the invocation.
-fn fatal(shared: &Shared, st: &State, request_id: &str) -> Option<Failure> {
+pub(super) fn fatal(shared: &Shared, st: &State, request_id: &str) -> Option<Failure> {
     if shared.terminating() {
         return Some(Failure {
             status: Status::Failure,
@@ -345,7 +348,7 @@ fn timeout_failure(request_id: &str, timeout: Duration) -> Failure {
     }
 }
 
-fn outcome_result(request_id: &str, outcome: &Outcome) -> InvokeResult {
+pub(super) fn outcome_result(request_id: &str, outcome: &Outcome) -> InvokeResult {
     match outcome {
         Outcome::Success { body, content_type } => InvokeResult {
             request_id: request_id.to_string(),
@@ -358,7 +361,11 @@ fn outcome_result(request_id: &str, outcome: &Outcome) -> InvokeResult {
     }
 }
 
-fn error_result(request_id: &str, status: Status, error: &FunctionError) -> InvokeResult {
+pub(super) fn error_result(
+    request_id: &str,
+    status: Status,
+    error: &FunctionError,
+) -> InvokeResult {
     InvokeResult {
         request_id: request_id.to_string(),
         status,
@@ -438,7 +445,7 @@ fn report_record(
 }
 
 /// An X-Ray trace header, `Root=1-<epoch hex>-<96-bit id>;Parent=…;Sampled=0`.
-fn trace_header(epoch_secs: i64) -> String {
+pub(super) fn trace_header(epoch_secs: i64) -> String {
     let id = Uuid::new_v4().simple().to_string();
     format!(
         "Root=1-{epoch_secs:08x}-{};Parent={};Sampled=0",

@@ -32,7 +32,7 @@ impl Reason {
 
 pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     let shared = &core.shared;
-    let budgets = shared.config.shutdown;
+    let budgets = shared.config.shutdown_budgets();
     let (external, internal) = shared.update(|st| {
         st.shutting_down = true;
         st.registration_open = false;

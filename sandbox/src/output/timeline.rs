@@ -92,6 +92,12 @@ pub fn svg(entries: &[Entry], left_out: usize) -> String {
                     band(&mut out, phase, &label, from, y);
                 }
             }
+            Mark::EndOf { phase, label } => {
+                if let Some(at) = open.iter().position(|(p, l, _)| p == phase && l == label) {
+                    let (phase, label, from) = open.remove(at);
+                    band(&mut out, phase, &label, from, y);
+                }
+            }
             _ => {}
         }
     }
@@ -180,7 +186,7 @@ pub fn svg(entries: &[Entry], left_out: usize) -> String {
                     escape(label)
                 );
             }
-            Mark::Begin { .. } | Mark::End { .. } => {}
+            Mark::Begin { .. } | Mark::End { .. } | Mark::EndOf { .. } => {}
         }
     }
 
@@ -197,6 +203,10 @@ pub fn svg(entries: &[Entry], left_out: usize) -> String {
         })
         .count();
     let mut summary = format!("{invokes} invocation(s), {} marks", entries.len());
+    let at_once = most_invocations_at_once(&entries);
+    if at_once > 1 {
+        let _ = write!(summary, ", at most {at_once} invocations at once");
+    }
     if left_out > 0 {
         let _ = write!(summary, "; {left_out} later marks left out");
     }
@@ -209,6 +219,31 @@ pub fn svg(entries: &[Entry], left_out: usize) -> String {
     );
     out.push_str("</svg>\n");
     out
+}
+
+/// The most Invoke phases open at the same time.
+fn most_invocations_at_once(entries: &[Entry]) -> usize {
+    let (mut open, mut most) = (0usize, 0usize);
+    for entry in entries {
+        match &entry.mark {
+            Mark::Begin {
+                phase: Phase::Invoke,
+                ..
+            } => {
+                open += 1;
+                most = most.max(open);
+            }
+            Mark::End {
+                phase: Phase::Invoke,
+            }
+            | Mark::EndOf {
+                phase: Phase::Invoke,
+                ..
+            } => open = open.saturating_sub(1),
+            _ => {}
+        }
+    }
+    most
 }
 
 /// The caller, the platform, the runtime, then each extension in the order

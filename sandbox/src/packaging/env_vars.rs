@@ -84,6 +84,9 @@ fn common(
             library_path(&folders.task_root, &folders.layers),
         ),
     ];
+    if let Some(format) = config.log_format() {
+        vars.push(("AWS_LAMBDA_LOG_FORMAT".into(), format.into()));
+    }
     // Where the sandbox's stand-ins for AWS services listen.
     vars.extend(services.iter().cloned());
     // Customer variables come last so that they can override the defaults, as
@@ -96,6 +99,16 @@ fn common(
             .cloned(),
     );
     vars
+}
+
+/// The environment's log stream, `YYYY/MM/DD/[version]sandbox`; on
+/// Managed Instances also the `instanceId` of its records.
+pub fn log_stream_name(config: &Config) -> String {
+    format!(
+        "{}/[{}]sandbox",
+        chrono::Utc::now().format("%Y/%m/%d"),
+        config.function_version
+    )
 }
 
 /// The runtime (`bootstrap`) set.
@@ -114,14 +127,7 @@ pub fn runtime(
         ),
         ("LAMBDA_RUNTIME_DIR".into(), "/var/runtime".into()),
         ("AWS_LAMBDA_LOG_GROUP_NAME".into(), log_group),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME".into(),
-            format!(
-                "{}/[{}]sandbox",
-                chrono::Utc::now().format("%Y/%m/%d"),
-                config.function_version
-            ),
-        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME".into(), log_stream_name(config)),
         (
             "AWS_XRAY_DAEMON_ADDRESS".into(),
             "169.254.79.129:2000".into(),
@@ -130,6 +136,14 @@ pub fn runtime(
         ("_AWS_XRAY_DAEMON_PORT".into(), "2000".into()),
         ("AWS_XRAY_CONTEXT_MISSING".into(), "LOG_ERROR".into()),
     ];
+    // How many invocations the runtime may work on at once: for the
+    // runtime only, not for the extensions.
+    if config.managed_instances() {
+        vars.push((
+            "AWS_LAMBDA_MAX_CONCURRENCY".into(),
+            config.max_concurrency.to_string(),
+        ));
+    }
     // Custom runtimes get no AWS_EXECUTION_ENV.
     vars.extend(common(config, runtime_api, folders, services));
     vars
@@ -196,5 +210,41 @@ mod tests {
         }
         assert!(names(&ext).contains(&"GREETING"));
         assert!(!names(&rt).contains(&"_SECRET") && !names(&ext).contains(&"_SECRET"));
+    }
+
+    #[test]
+    fn on_managed_instances_only_the_runtime_gets_the_concurrency() {
+        let config = Config {
+            init_type: crate::config::InitType::ManagedInstances,
+            max_concurrency: 4,
+            ..Config::default()
+        };
+        let root = Folders {
+            task_root: "/var/task".into(),
+            layers: Vec::new(),
+        };
+        let rt = runtime(&config, "127.0.0.1:9001", &root, &[]);
+        let ext = extension(&config, "127.0.0.1:9001", &root, &[]);
+        let value = |vars: &[(String, String)], name: &str| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            value(&rt, "AWS_LAMBDA_MAX_CONCURRENCY").as_deref(),
+            Some("4")
+        );
+        assert_eq!(value(&ext, "AWS_LAMBDA_MAX_CONCURRENCY"), None);
+        for vars in [&rt, &ext] {
+            assert_eq!(
+                value(vars, "AWS_LAMBDA_INITIALIZATION_TYPE").as_deref(),
+                Some("lambda-managed-instances")
+            );
+            assert_eq!(
+                value(vars, "AWS_LAMBDA_LOG_FORMAT").as_deref(),
+                Some("JSON")
+            );
+        }
     }
 }

@@ -62,6 +62,18 @@ impl std::fmt::Display for Runtime {
     }
 }
 
+impl Runtime {
+    /// The runtime version as Lambda's records name it (`python:3.13.v16`);
+    /// the sandbox's own build is `sandbox`.
+    pub fn version_name(self) -> String {
+        match self {
+            Runtime::Provided => "provided:al2023.sandbox".into(),
+            Runtime::Python { minor } => format!("python:3.{minor}.sandbox"),
+            Runtime::Node { major } => format!("nodejs:{major}.sandbox"),
+        }
+    }
+}
+
 /// How the runtime process starts: the program, its arguments, and the
 /// variables the managed runtime adds.
 #[derive(Debug, Clone)]

@@ -289,14 +289,20 @@ fn describe(kind: &str, r: &Value) -> String {
         ),
         "platform.report" => {
             let mut line = format!(
-                "REPORT RequestId: {} Status: {} Duration: {:.2} ms Billed Duration: {} ms Memory Size: {} MB Max Memory Used: {} MB",
+                "REPORT RequestId: {} Status: {} Duration: {:.2} ms",
                 s("requestId"),
                 status(),
                 metric("durationMs"),
-                metric("billedDurationMs"),
-                metric("memorySizeMB"),
-                metric("maxMemoryUsedMB"),
             );
+            // Managed Instances report no billed duration and no memory.
+            if r.pointer("/metrics/billedDurationMs").is_some() {
+                line.push_str(&format!(
+                    " Billed Duration: {} ms Memory Size: {} MB Max Memory Used: {} MB",
+                    metric("billedDurationMs"),
+                    metric("memorySizeMB"),
+                    metric("maxMemoryUsedMB"),
+                ));
+            }
             if r.pointer("/metrics/initDurationMs").is_some() {
                 line.push_str(&format!(
                     " Init Duration: {:.2} ms",

@@ -63,8 +63,15 @@ pub enum Mark {
         phase: Phase,
         label: String,
     },
+    /// The newest phase of this kind ends.
     End {
         phase: Phase,
+    },
+    /// The phase begun with this label ends: one of several invocations
+    /// in flight at once on Managed Instances.
+    EndOf {
+        phase: Phase,
+        label: String,
     },
     Freeze,
     Thaw,

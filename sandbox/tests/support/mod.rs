@@ -108,14 +108,25 @@ exec sleep 600
 "#;
 
 pub async fn raw_runtime(init_timeout: Duration, prepare: impl FnOnce(&Package)) -> RawRuntime {
+    raw_runtime_with(prepare, |config| Config {
+        init_timeout,
+        ..config
+    })
+    .await
+}
+
+/// [`raw_runtime`] with the configuration changed by `configure`.
+pub async fn raw_runtime_with(
+    prepare: impl FnOnce(&Package),
+    configure: impl FnOnce(Config) -> Config,
+) -> RawRuntime {
     let package = Package::temporary("raw").unwrap();
     package.bootstrap_script(IDLE_BOOTSTRAP).unwrap();
     prepare(&package);
-    let config = on_host_folders(Config {
-        init_timeout,
+    let config = configure(on_host_folders(Config {
         freeze: false,
         ..package.config()
-    });
+    }));
     let starting = tokio::spawn(async move {
         Environment::start(config)
             .await
