@@ -28,7 +28,7 @@ mod state;
 pub mod streams;
 
 // The library's paths, kept flat for its users.
-pub use config::{Config, ShutdownBudgets};
+pub use config::{BusyAnswer, Config, InitType, ShutdownBudgets};
 pub use lifecycle::environment::{Busy, Environment, Registration, StartError};
 pub use lifecycle::invocation::{InvokeRequest, InvokeResult, Status};
 pub use packaging::package::Package;

@@ -239,9 +239,18 @@ fn start_answer(
     } else {
         start_only_answer(shared, request_id)?;
     }
+    // Several answers may be under way at once there: say whose.
+    let label = if shared.config.managed_instances() {
+        format!(
+            "{answer} {}",
+            request_id.split('-').next().unwrap_or(request_id)
+        )
+    } else {
+        answer.to_string()
+    };
     shared
         .timeline
-        .message(Lane::Runtime, Lane::Platform, answer);
+        .message(Lane::Runtime, Lane::Platform, label);
     Ok(())
 }
 

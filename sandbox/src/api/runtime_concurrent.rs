@@ -52,7 +52,9 @@ pub async fn next(shared: &Arc<Shared>) -> Result<RuntimeEvent, ApiError> {
     let _parked = Parked(shared, generation);
     let event = shared
         .wait_until(None, |st| {
-            if st.generation != generation || st.shutting_down {
+            // At Shutdown a parked worker stays parked: the runtime gets
+            // SIGTERM and exits, and its connections go with it.
+            if st.generation != generation {
                 return Some(None);
             }
             let event = st.concurrent.queued.pop_front()?;
@@ -67,7 +69,7 @@ pub async fn next(shared: &Arc<Shared>) -> Result<RuntimeEvent, ApiError> {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalServerError",
-            "the execution environment is shutting down",
+            "the execution environment was replaced",
         )
     })
 }

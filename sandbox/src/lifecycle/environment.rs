@@ -309,6 +309,11 @@ impl Environment {
         rx.await.expect("the invoke phase always answers")
     }
 
+    /// Runtime workers waiting in `next` now (Managed Instances).
+    pub fn waiting_workers(&self) -> usize {
+        self.core.shared.lock().concurrent.parked
+    }
+
     /// The most invocations that were in flight at once (Managed Instances).
     pub fn most_in_flight(&self) -> usize {
         self.core.shared.lock().concurrent.peak

@@ -59,13 +59,37 @@ pub fn svg(entries: &[Entry], left_out: usize) -> String {
         r#"<rect x="0" y="0" width="{width:.0}" height="{height:.0}" fill="white"/>"#
     );
 
-    // The phases first, under everything else.
+    // The phases first, under everything else: every band, then every
+    // band's title, so that overlapping invocations keep their titles.
     let mut open: Vec<(Phase, String, f64)> = Vec::new();
-    let band = |out: &mut String, phase: Phase, label: &str, from: f64, to: f64| {
-        let (fill, title) = match phase {
-            Phase::Init => ("#dbe8fb", label.to_string()),
-            Phase::Invoke => ("#dcf0e0", format!("Invoke {}", short(label))),
-            Phase::Shutdown => ("#f8dedb", label.to_string()),
+    let mut bands: Vec<(Phase, String, f64, f64)> = Vec::new();
+    for (entry, &y) in entries.iter().zip(&ys) {
+        let closed = match &entry.mark {
+            Mark::Begin { phase, label } => {
+                open.push((*phase, label.clone(), y));
+                None
+            }
+            Mark::End { phase } => open.iter().rposition(|(p, _, _)| p == phase),
+            Mark::EndOf { phase, label } => {
+                open.iter().position(|(p, l, _)| p == phase && l == label)
+            }
+            _ => None,
+        };
+        if let Some(at) = closed {
+            let (phase, label, from) = open.remove(at);
+            bands.push((phase, label, from, y));
+        }
+    }
+    // A phase the run never closed ends at the last mark.
+    bands.extend(
+        open.into_iter()
+            .map(|(phase, label, from)| (phase, label, from, y)),
+    );
+    for (phase, _, from, to) in &bands {
+        let fill = match phase {
+            Phase::Init => "#dbe8fb",
+            Phase::Invoke => "#dcf0e0",
+            Phase::Shutdown => "#f8dedb",
         };
         let _ = writeln!(
             out,
@@ -75,6 +99,12 @@ pub fn svg(entries: &[Entry], left_out: usize) -> String {
             width - LEFT - 8.0,
             to - from + 20.0
         );
+    }
+    for (phase, label, from, _) in &bands {
+        let title = match phase {
+            Phase::Invoke => format!("Invoke {}", short(label)),
+            Phase::Init | Phase::Shutdown => label.clone(),
+        };
         let _ = writeln!(
             out,
             r#"<text x="{:.0}" y="{:.1}" font-weight="bold">{}</text>"#,
@@ -82,28 +112,6 @@ pub fn svg(entries: &[Entry], left_out: usize) -> String {
             from + 2.0,
             escape(&title)
         );
-    };
-    for (entry, &y) in entries.iter().zip(&ys) {
-        match &entry.mark {
-            Mark::Begin { phase, label } => open.push((*phase, label.clone(), y)),
-            Mark::End { phase } => {
-                if let Some(at) = open.iter().rposition(|(p, _, _)| p == phase) {
-                    let (phase, label, from) = open.remove(at);
-                    band(&mut out, phase, &label, from, y);
-                }
-            }
-            Mark::EndOf { phase, label } => {
-                if let Some(at) = open.iter().position(|(p, l, _)| p == phase && l == label) {
-                    let (phase, label, from) = open.remove(at);
-                    band(&mut out, phase, &label, from, y);
-                }
-            }
-            _ => {}
-        }
-    }
-    // A phase the run never closed ends at the last mark.
-    for (phase, label, from) in open {
-        band(&mut out, phase, &label, from, y);
     }
 
     // The lanes and their names.
