@@ -6,6 +6,11 @@
 
 use std::time::Duration;
 
+/// `AWS_LAMBDA_INITIALIZATION_TYPE` on Lambda Managed Instances, where one
+/// environment serves several invocations at once and extensions get
+/// SHUTDOWN only.
+pub const MANAGED_INSTANCES: &str = "lambda-managed-instances";
+
 /// A setting that is missing or malformed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -97,6 +102,12 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         }
     }
 
+    /// Whether this process runs on Lambda Managed Instances.
+    pub fn managed_instances(&self) -> bool {
+        self.optional("AWS_LAMBDA_INITIALIZATION_TYPE")
+            .is_some_and(|t| t.trim() == MANAGED_INSTANCES)
+    }
+
     /// `true`/`false` (also `1`/`0`), or `default` when unset.
     pub fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
         match self.optional(name).map(|v| v.trim().to_ascii_lowercase()) {
@@ -169,5 +180,15 @@ mod tests {
         );
         let err = vars.parsed::<u16>("GZIP", 1, "a port number").unwrap_err();
         assert!(err.to_string().ends_with("expected a port number"), "{err}");
+    }
+
+    #[test]
+    fn managed_instances_is_told_by_the_initialization_type() {
+        assert!(
+            env(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances")])
+                .managed_instances()
+        );
+        assert!(!env(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")]).managed_instances());
+        assert!(!env(&[]).managed_instances());
     }
 }

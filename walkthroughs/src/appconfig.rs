@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use lambda_sandbox::{Config, Environment, Package};
+use lambda_sandbox::{Config, Environment, InitType, Package};
 
 use crate::{Binaries, Invocation, Place};
 
@@ -155,6 +155,59 @@ async fn round(
         });
     }
     Round { label, answers }
+}
+
+/// How many invocations the Managed Instances walkthrough sends at once.
+pub const CONCURRENT_INVOKES: usize = 4;
+
+/// What happened on Managed Instances.
+pub struct ManagedStory {
+    /// In the order the answers came, with their response bodies.
+    pub invocations: Vec<Invocation>,
+    /// The run drawn as a sequence diagram (SVG).
+    pub picture: String,
+    _package: Package,
+}
+
+/// One function on Lambda Managed Instances: `lambda_runtime` runs
+/// `CONCURRENT_INVOKES` workers; that many invocations arrive at once, and
+/// exactly one of them is the cold start.
+pub async fn run_managed_instances(
+    binaries: &Binaries,
+    settings: &Settings,
+) -> anyhow::Result<ManagedStory> {
+    let reader = binaries.get("appconfig-reader", "appconfig-reader")?;
+    settings.place.prepare()?;
+    let package = settings.place.package(FUNCTIONS[0])?;
+    package.bootstrap(&reader)?;
+    let file = settings.place.folder(&package, "level.json");
+    write(&file, "{\"loglevel\": \"normal\"}\n")?;
+    let env = Environment::start(Config {
+        function_name: FUNCTIONS[0].to_string(),
+        init_type: InitType::ManagedInstances,
+        max_concurrency: CONCURRENT_INVOKES as u32,
+        appconfig: vec![
+            format!("{PROFILE}={}", file.display())
+                .parse()
+                .map_err(anyhow::Error::msg)?,
+        ],
+        env: vec![
+            ("APPCONFIG_PROFILE".into(), format!("{PROFILE}/LogLevel")),
+            ("AWS_LAMBDA_LOG_FORMAT".into(), "Text".into()),
+        ],
+        echo: settings.echo,
+        ..package.config()
+    })
+    .await?;
+    let events = vec![EVENT.to_string(); CONCURRENT_INVOKES];
+    let invocations = crate::invoke_all(&env, events, settings.echo).await;
+    crate::wait_for_workers(&env, CONCURRENT_INVOKES, Duration::from_secs(5)).await;
+    env.shutdown().await;
+    Ok(ManagedStory {
+        invocations,
+        picture: env.timeline_svg(),
+        _package: package,
+    })
 }
 
 fn write(file: &std::path::Path, text: &str) -> anyhow::Result<()> {

@@ -115,6 +115,53 @@ pub struct Invocation {
     pub answered_at: SystemTime,
 }
 
+/// Sends every event at once, as concurrent callers do, and returns the
+/// invocations in the order their answers came.
+async fn invoke_all(env: &Environment, events: Vec<String>, echo: bool) -> Vec<Invocation> {
+    let mut callers = tokio::task::JoinSet::new();
+    for event in events {
+        let env = env.clone();
+        callers.spawn(async move { invoke(&env, &event, echo).await });
+    }
+    let mut invocations = Vec::new();
+    while let Some(done) = callers.join_next().await {
+        invocations.push(done.expect("a caller task does not panic"));
+    }
+    invocations
+}
+
+/// Waits until a record of `kind` containing `text` is in the journal, for
+/// at most `within`; whether it came.
+async fn wait_for_record(
+    env: &Environment,
+    kind: &str,
+    text: &str,
+    within: std::time::Duration,
+) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        let seen = env
+            .records()
+            .iter()
+            .any(|r| r.kind == kind && r.record.to_string().contains(text));
+        if seen {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    false
+}
+
+/// Waits until `workers` runtime workers wait in `next` again, for at most
+/// `within`: on Managed Instances each worker asks for more work after its
+/// answer, and a Shutdown before they have would cut that short.
+async fn wait_for_workers(env: &Environment, workers: usize, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while env.waiting_workers() < workers && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
 /// Invokes `env` with `event`, printing the caller's view when `echo`.
 async fn invoke(env: &Environment, event: &str, echo: bool) -> Invocation {
     let result = env

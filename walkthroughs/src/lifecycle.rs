@@ -2,7 +2,10 @@
 //! that logs every event and does companion work after each invoke) beside
 //! the hand-written custom runtime; Init, two invokes, Shutdown.
 
-use lambda_sandbox::{Config, Environment, Package, Record};
+use std::time::Duration;
+
+use lambda_sandbox::config::InitType;
+use lambda_sandbox::{Config, Environment, Package, Record, Registration};
 
 use crate::{Binaries, Invocation, Place};
 
@@ -61,6 +64,72 @@ pub async fn run(binaries: &Binaries, settings: &Settings) -> anyhow::Result<Sto
     Ok(Story {
         pids,
         invocations,
+        records: env.records(),
+        picture: env.timeline_svg(),
+        _package: package,
+    })
+}
+
+/// How many invocations the Managed Instances walkthrough sends at once,
+/// and the environment's maximum concurrency.
+pub const CONCURRENT_INVOKES: usize = 4;
+/// The extension's timer on Managed Instances, in the walkthrough.
+pub const TIMER_MS: u64 = 300;
+
+/// What happened on Managed Instances.
+pub struct ManagedStory {
+    pub registrations: Vec<Registration>,
+    /// In the order the answers came.
+    pub invocations: Vec<Invocation>,
+    /// The most invocations in flight at once.
+    pub most_in_flight: usize,
+    pub records: Vec<Record>,
+    pub picture: String,
+    _package: Package,
+}
+
+/// The same two binaries on Lambda Managed Instances: the runtime runs
+/// `CONCURRENT_INVOKES` workers, the extension registers for SHUTDOWN alone
+/// and works on its own timer; four invocations arrive at once, each with
+/// `work_ms` of handler work.
+pub async fn run_managed_instances(
+    binaries: &Binaries,
+    settings: &Settings,
+) -> anyhow::Result<ManagedStory> {
+    let package = settings
+        .place
+        .runtime_with_extension(binaries, "lifecycle-logger")?;
+    let env = Environment::start(Config {
+        handler: "function.handler".into(),
+        init_type: InitType::ManagedInstances,
+        max_concurrency: CONCURRENT_INVOKES as u32,
+        env: vec![
+            ("LIFECYCLE_LOGGER_WORK_MS".into(), TIMER_MS.to_string()),
+            // Plain lines for the reader; the mode's default is JSON.
+            ("AWS_LAMBDA_LOG_FORMAT".into(), "Text".into()),
+        ],
+        echo: settings.echo,
+        ..package.config()
+    })
+    .await?;
+    let registrations = env.registrations();
+    let events = (1..=CONCURRENT_INVOKES)
+        .map(|n| {
+            format!(
+                r#"{{"message":"invoke {n}","workMs":{}}}"#,
+                settings.work_ms
+            )
+        })
+        .collect();
+    let invocations = crate::invoke_all(&env, events, settings.echo).await;
+    crate::wait_for_workers(&env, CONCURRENT_INVOKES, Duration::from_secs(5)).await;
+    // The extension's first round of timer work, then Shutdown.
+    crate::wait_for_record(&env, "extension", "round 1", Duration::from_secs(5)).await;
+    env.shutdown().await;
+    Ok(ManagedStory {
+        registrations,
+        invocations,
+        most_in_flight: env.most_in_flight(),
         records: env.records(),
         picture: env.timeline_svg(),
         _package: package,

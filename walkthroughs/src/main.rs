@@ -14,8 +14,15 @@ use std::process::ExitCode;
 use lambda_sandbox::Status;
 use walkthroughs::{Binaries, Invocation, Place, appconfig, lifecycle, s3_log_shipper};
 
-const NAMES: [&str; 3] = ["lifecycle", "s3-log-shipper", "appconfig"];
-const USAGE: &str = "usage: cargo walkthroughs [lifecycle|s3-log-shipper|appconfig] [--prebuilt DIR]\n       cargo walkthroughs --readmes|--check-readmes [--prebuilt DIR]";
+const NAMES: [&str; 6] = [
+    "lifecycle",
+    "s3-log-shipper",
+    "appconfig",
+    "lifecycle-managed-instances",
+    "s3-log-shipper-managed-instances",
+    "appconfig-managed-instances",
+];
+const USAGE: &str = "usage: cargo walkthroughs [NAME] [--prebuilt DIR]\n       cargo walkthroughs --readmes|--check-readmes [--prebuilt DIR]\nNAME: lifecycle, s3-log-shipper, appconfig, or one of them followed by -managed-instances";
 
 /// What the command line asks for.
 #[derive(Default)]
@@ -101,7 +108,12 @@ async fn main() -> ExitCode {
         let outcome = match name {
             "lifecycle" => lifecycle_walkthrough(&binaries, place).await,
             "s3-log-shipper" => shipper_walkthrough(&binaries, place).await,
-            _ => appconfig_walkthrough(&binaries, place).await,
+            "appconfig" => appconfig_walkthrough(&binaries, place).await,
+            "lifecycle-managed-instances" => lifecycle_managed_walkthrough(&binaries, place).await,
+            "s3-log-shipper-managed-instances" => {
+                shipper_managed_walkthrough(&binaries, place).await
+            }
+            _ => appconfig_managed_walkthrough(&binaries, place).await,
         }
         .and_then(|(succeeded, picture)| {
             let path = picture_path(name);
@@ -157,7 +169,11 @@ async fn shipper_walkthrough(binaries: &Binaries, place: Place) -> Outcome {
     println!(
         "\n== s3-log-shipper: the Telemetry API streams the logs, the extension writes them to a local S3 bucket ==\n"
     );
-    let settings = s3_log_shipper::Settings { echo: true, place };
+    let settings = s3_log_shipper::Settings {
+        echo: true,
+        place,
+        listener_port: None,
+    };
     let story = s3_log_shipper::run(binaries, &settings).await?;
     println!(
         "\n{} objects landed in {}:",
@@ -188,6 +204,57 @@ async fn appconfig_walkthrough(binaries: &Binaries, place: Place) -> Outcome {
         .flat_map(|round| &round.answers)
         .all(|answer| answer.invocation.result.status == Status::Success);
     Ok((succeeded, story.picture))
+}
+
+async fn lifecycle_managed_walkthrough(binaries: &Binaries, place: Place) -> Outcome {
+    println!(
+        "\n== lifecycle on Lambda Managed Instances: {} invocations at once, a SHUTDOWN-only extension with its own timer ==\n",
+        lifecycle::CONCURRENT_INVOKES
+    );
+    let settings = lifecycle::Settings {
+        work_ms: 100,
+        echo: true,
+        place,
+    };
+    let story = lifecycle::run_managed_instances(binaries, &settings).await?;
+    Ok((all_succeeded(&story.invocations), story.picture))
+}
+
+async fn shipper_managed_walkthrough(binaries: &Binaries, place: Place) -> Outcome {
+    println!(
+        "\n== s3-log-shipper on Lambda Managed Instances: {} invocations at once, uploads on the shipper's timer ==\n",
+        s3_log_shipper::CONCURRENT_INVOKES
+    );
+    let settings = s3_log_shipper::Settings {
+        echo: true,
+        place,
+        listener_port: None,
+    };
+    let story = s3_log_shipper::run_managed_instances(
+        binaries,
+        &settings,
+        s3_log_shipper::ShutdownAt::AfterTimerUpload,
+    )
+    .await?;
+    println!(
+        "\n{} object(s) landed in {}:",
+        story.objects.len(),
+        story.bucket_dir.display()
+    );
+    for object in &story.objects {
+        println!("  {} ({} records)", object.key, object.text.lines().count());
+    }
+    Ok((all_succeeded(&story.invocations), story.picture))
+}
+
+async fn appconfig_managed_walkthrough(binaries: &Binaries, place: Place) -> Outcome {
+    println!(
+        "\n== appconfig on Lambda Managed Instances: {} invocations at once, one cold start ==\n",
+        appconfig::CONCURRENT_INVOKES
+    );
+    let settings = appconfig::Settings { echo: true, place };
+    let story = appconfig::run_managed_instances(binaries, &settings).await?;
+    Ok((all_succeeded(&story.invocations), story.picture))
 }
 
 fn all_succeeded(invocations: &[Invocation]) -> bool {

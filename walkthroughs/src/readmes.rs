@@ -12,8 +12,8 @@
 //!
 //! `--readmes` writes every block from one fresh run of its walkthrough, so
 //! a block shows one run's values throughout, and that run's picture beside
-//! the README as `walkthrough.svg` and in the book as
-//! `docs/src/pictures/NAME.svg`. `--check-readmes` runs them
+//! the README (`walkthrough.svg` for its first block, `NAME.svg` for any
+//! later one) and in the book as `docs/src/pictures/NAME.svg`. `--check-readmes` runs them
 //! again and fails when a block differs from the run in more than ids,
 //! times, durations, ports and other numbers (each run of hex digits and
 //! hyphens that holds a digit counts as one number, so that a request id
@@ -34,6 +34,8 @@ struct Block {
     readme: PathBuf,
     name: String,
     text: String,
+    /// The README's first block: its picture is `walkthrough.svg`.
+    first: bool,
 }
 
 /// Every marked block of every README under `root`.
@@ -50,10 +52,12 @@ fn blocks(root: &Path) -> anyhow::Result<Vec<Block>> {
             let end = body
                 .find(END)
                 .with_context(|| format!("{}: {name} has no end marker", readme.display()))?;
+            let first = !blocks.iter().any(|b: &Block| b.readme == readme);
             blocks.push(Block {
                 readme: readme.clone(),
                 name: name.trim().to_string(),
                 text: fenced_text(&body[..end]),
+                first,
             });
             rest = &body[end..];
         }
@@ -166,9 +170,13 @@ fn picture_lines(svg: &str) -> String {
         .join("\n")
 }
 
-/// The picture beside a README.
-fn picture_beside(readme: &Path) -> PathBuf {
-    readme.with_file_name("walkthrough.svg")
+/// A block's picture beside its README.
+fn picture_beside(block: &Block) -> PathBuf {
+    if block.first {
+        block.readme.with_file_name("walkthrough.svg")
+    } else {
+        block.readme.with_file_name(format!("{}.svg", block.name))
+    }
 }
 
 /// The picture in the book, which mdBook copies only from its own folder.
@@ -229,7 +237,7 @@ pub fn write(root: &Path, binaries: &Path) -> anyhow::Result<()> {
         println!("wrote the output blocks of {}", readme.display());
         for block in &blocks {
             let picture = super::picture_path(&block.name);
-            std::fs::copy(&picture, picture_beside(readme))?;
+            std::fs::copy(&picture, picture_beside(block))?;
             let in_book = picture_in_book(root, &block.name);
             std::fs::create_dir_all(in_book.parent().expect("a folder"))?;
             std::fs::copy(&picture, in_book)?;
@@ -250,10 +258,7 @@ pub fn check(root: &Path, binaries: &Path) -> anyhow::Result<()> {
     for block in &blocks {
         let (mut missing, mut extra) = differences(&block.text, &outputs[&block.name]);
         let fresh = std::fs::read_to_string(super::picture_path(&block.name))?;
-        for picture in [
-            picture_beside(&block.readme),
-            picture_in_book(root, &block.name),
-        ] {
+        for picture in [picture_beside(block), picture_in_book(root, &block.name)] {
             let committed = std::fs::read_to_string(&picture).unwrap_or_default();
             let (picture_missing, picture_extra) =
                 differences(&picture_lines(&committed), &picture_lines(&fresh));

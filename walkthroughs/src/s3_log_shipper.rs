@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use lambda_sandbox::{Config, Environment, Package, Record};
+use std::time::Duration;
+
+use lambda_sandbox::{Config, Environment, InitType, Package, Record};
 
 use crate::{Binaries, Invocation, Place};
 
@@ -21,6 +23,20 @@ pub const INVOKES: usize = 3;
 pub struct Settings {
     pub echo: bool,
     pub place: Place,
+    /// The shipper's listener port (`SHIPPER_LISTENER_PORT`); its default,
+    /// 9003, when `None`. Runs side by side on one machine need their own.
+    pub listener_port: Option<u16>,
+}
+
+impl Settings {
+    /// The function's environment variables.
+    fn variables(&self) -> Vec<(String, String)> {
+        let mut vars = vec![("S3_BUCKET_NAME".to_string(), BUCKET.to_string())];
+        if let Some(port) = self.listener_port {
+            vars.push(("SHIPPER_LISTENER_PORT".into(), port.to_string()));
+        }
+        vars
+    }
 }
 
 /// An object in the bucket, as the shipper wrote it.
@@ -48,7 +64,7 @@ pub async fn run(binaries: &Binaries, settings: &Settings) -> anyhow::Result<Sto
     let s3_dir = settings.place.folder(&package, "s3");
     let env = Environment::start(Config {
         handler: "function.handler".into(),
-        env: vec![("S3_BUCKET_NAME".into(), BUCKET.into())],
+        env: settings.variables(),
         s3_buckets: vec![BUCKET.into()],
         s3_dir: Some(s3_dir.clone()),
         echo: settings.echo,
@@ -61,6 +77,68 @@ pub async fn run(binaries: &Binaries, settings: &Settings) -> anyhow::Result<Sto
         env.wait_idle().await;
     }
     // The shipper uploads what it still holds when it hears SHUTDOWN.
+    env.shutdown().await;
+    let bucket_dir = s3_dir.join(BUCKET);
+    let objects = objects(&bucket_dir)?;
+    Ok(Story {
+        invocations,
+        records: env.records(),
+        picture: env.timeline_svg(),
+        bucket_dir,
+        objects,
+        _package: package,
+    })
+}
+
+/// How many invocations the Managed Instances walkthrough sends at once.
+pub const CONCURRENT_INVOKES: usize = 4;
+/// The log lines each of them writes.
+pub const LINES_PER_INVOKE: usize = 5;
+
+/// When the Managed Instances walkthrough shuts the environment down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownAt {
+    /// Once the shipper's timer has uploaded an object.
+    AfterTimerUpload,
+    /// As soon as every caller has its answer: SHUTDOWN uploads it all.
+    AtOnce,
+}
+
+/// On Lambda Managed Instances: `CONCURRENT_INVOKES` invocations at once,
+/// `LINES_PER_INVOKE` log lines each; the shipper registers for SHUTDOWN
+/// alone, subscribes with the Telemetry schema 2025-01-29, and uploads on
+/// its timer (`SHIPPER_FLUSH_INTERVAL_MS`, 1 s) and at SHUTDOWN.
+pub async fn run_managed_instances(
+    binaries: &Binaries,
+    settings: &Settings,
+    shutdown: ShutdownAt,
+) -> anyhow::Result<Story> {
+    let package = settings
+        .place
+        .runtime_with_extension(binaries, "s3-log-shipper")?;
+    let s3_dir = settings.place.folder(&package, "s3");
+    let env = Environment::start(Config {
+        handler: "function.handler".into(),
+        init_type: InitType::ManagedInstances,
+        max_concurrency: CONCURRENT_INVOKES as u32,
+        env: [("AWS_LAMBDA_LOG_FORMAT".to_string(), "Text".to_string())]
+            .into_iter()
+            .chain(settings.variables())
+            .collect(),
+        s3_buckets: vec![BUCKET.into()],
+        s3_dir: Some(s3_dir.clone()),
+        echo: settings.echo,
+        ..package.config()
+    })
+    .await?;
+    let events = (0..CONCURRENT_INVOKES)
+        .map(|_| format!(r#"{{"lines":{LINES_PER_INVOKE}}}"#))
+        .collect();
+    let invocations = crate::invoke_all(&env, events, settings.echo).await;
+    crate::wait_for_workers(&env, CONCURRENT_INVOKES, Duration::from_secs(5)).await;
+    if shutdown == ShutdownAt::AfterTimerUpload {
+        crate::wait_for_record(&env, "extension", "uploaded s3://", Duration::from_secs(10)).await;
+    }
     env.shutdown().await;
     let bucket_dir = s3_dir.join(BUCKET);
     let objects = objects(&bucket_dir)?;

@@ -12,6 +12,7 @@ mod agent;
 mod error;
 mod profile;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -26,7 +27,8 @@ use crate::error::ReaderError;
 use crate::profile::ProfileSetting;
 
 /// True until the first invoke of this process: a new process is a new
-/// execution environment (a cold start, or a start after a reset).
+/// execution environment (a cold start, or a start after a reset). When
+/// invocations arrive together, the swap gives the cold start to one alone.
 static COLD: AtomicBool = AtomicBool::new(true);
 
 #[tokio::main(flavor = "current_thread")]
@@ -35,12 +37,21 @@ async fn main() -> Result<(), Error> {
     let env = Env::process();
     let timeout = env.millis("APPCONFIG_READER_TIMEOUT_MS", Duration::from_secs(3))?;
     let agent = Agent::new(env.optional(agent::PORT_VAR).as_deref(), timeout);
-    let (agent, levels) = (&agent, &levels);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let agent = agent
-            .as_ref()
-            .map_err(|e| ReaderError::Setting(e.to_string()))?;
-        handle(event.payload, agent, levels).await
+    // What the invocations share: on Lambda Managed Instances several run
+    // at once, each on its own task, so the shared parts live behind an
+    // `Arc` (the agent's client, the log level) or an atomic (`COLD`).
+    let shared = Arc::new((agent, levels));
+    // One worker, or `AWS_LAMBDA_MAX_CONCURRENCY` of them on Managed
+    // Instances: the same binary runs in both kinds of environment.
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
+        let shared = shared.clone();
+        async move {
+            let (agent, levels) = &*shared;
+            let agent = agent
+                .as_ref()
+                .map_err(|e| ReaderError::Setting(e.to_string()))?;
+            handle(event.payload, agent, levels).await
+        }
     }))
     .await
 }

@@ -219,3 +219,32 @@ async fn each_failure_has_its_own_error_type_and_says_what_to_check() {
         );
     }
 }
+
+#[tokio::test]
+async fn on_managed_instances_concurrent_invocations_share_one_cold_start() {
+    let binaries = Binaries::beside(Path::new(env!("CARGO_BIN_EXE_appconfig-reader")));
+    let story = appconfig::run_managed_instances(
+        &binaries,
+        &appconfig::Settings {
+            echo: false,
+            place: Place::Temporary,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(story.invocations.len(), appconfig::CONCURRENT_INVOKES);
+    let mut cold = 0;
+    for invocation in &story.invocations {
+        assert_eq!(
+            invocation.result.status,
+            Status::Success,
+            "{:?}",
+            invocation.result
+        );
+        let body: serde_json::Value = serde_json::from_slice(&invocation.result.payload).unwrap();
+        assert_eq!(body["LogLevel"], "normal");
+        cold += usize::from(body["ColdStart"] == true);
+    }
+    // One environment, however many invocations it serves at once.
+    assert_eq!(cold, 1);
+}

@@ -8,6 +8,10 @@
 //!    `POST response` or `POST error`;
 //! 3. exits cleanly on SIGTERM, which Lambda sends at Shutdown when
 //!    extensions are registered.
+//!
+//! On Lambda Managed Instances it runs `AWS_LAMBDA_MAX_CONCURRENCY` copies
+//! of that loop at once, one thread each: that is all concurrent use of the
+//! Runtime API asks of a runtime.
 
 mod handler;
 mod runtime_api;
@@ -19,6 +23,11 @@ use runtime_api::RuntimeApi;
 use signal_hook::consts::SIGTERM;
 use signal_hook::iterator::Signals;
 use tracing::{error, info};
+
+/// How many invocations the runtime should work on at once.
+const MAX_CONCURRENCY_VAR: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
+/// A bound on the threads a bad value could ask for.
+const MAX_WORKERS: usize = 1024;
 
 fn main() -> ExitCode {
     shared::logging::init();
@@ -55,8 +64,60 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    info!("Runtime: ready, waiting for events");
+    // On Lambda Managed Instances the platform sends several invocations at
+    // once and says how many workers to run; elsewhere the variable is unset.
+    let workers = match max_concurrency() {
+        Ok(workers) => workers,
+        Err(err) => {
+            error!("Runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if workers == 1 {
+        info!("Runtime: ready, waiting for events");
+        return serve(&api, handler, true);
+    }
+    info!("Runtime: ready, {workers} workers waiting for events ({MAX_CONCURRENCY_VAR}={workers})");
+    // Each worker is the same loop on its own thread: its own `next`, its
+    // own handler call, its own answer, matched by request id.
+    let exits: Vec<_> = (0..workers)
+        .map(|_| {
+            let api = api.clone();
+            std::thread::spawn(move || serve(&api, handler, false))
+        })
+        .collect();
+    // The first worker to stop ends the runtime: the platform's `next`
+    // fails only when the environment is broken.
+    for exit in exits {
+        if let Ok(code) = exit.join() {
+            return code;
+        }
+    }
+    ExitCode::FAILURE
+}
 
+/// The worker count: `AWS_LAMBDA_MAX_CONCURRENCY`, or 1 when unset.
+fn max_concurrency() -> Result<usize, String> {
+    match std::env::var(MAX_CONCURRENCY_VAR) {
+        Err(_) => Ok(1),
+        Ok(value) => value
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_WORKERS).contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "{MAX_CONCURRENCY_VAR}={value:?} is not a worker count from 1 to {MAX_WORKERS}"
+                )
+            }),
+    }
+}
+
+/// One worker: `next`, the handler, the answer, again. With one worker the
+/// trace id also goes into `_X_AMZN_TRACE_ID`, for libraries that read it;
+/// with several, a process-wide variable cannot say which invocation it
+/// belongs to, so the trace id stays with the invocation.
+fn serve(api: &RuntimeApi, handler: Handler, set_trace_var: bool) -> ExitCode {
     loop {
         let invocation = match api.next() {
             Ok(invocation) => invocation,
@@ -66,9 +127,9 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        if let Some(trace_id) = &invocation.trace_id {
-            // SAFETY: the only other thread waits for signals and touches no
-            // environment variables.
+        if set_trace_var && let Some(trace_id) = &invocation.trace_id {
+            // SAFETY: with one worker, the only other thread waits for
+            // signals and touches no environment variables.
             unsafe { std::env::set_var("_X_AMZN_TRACE_ID", trace_id) };
         }
         info!(
@@ -76,13 +137,13 @@ fn main() -> ExitCode {
             invocation.request_id, invocation.function_arn
         );
         let sent = match handler.call(&invocation) {
-            Ok(body) => api.respond(&invocation.request_id, &body),
+            Ok(body) => api.respond(&invocation, &body),
             Err(err) => {
                 error!(
                     "Runtime: handler failed: {}: {}",
                     err.error_type, err.message
                 );
-                api.fail(&invocation.request_id, &err)
+                api.fail(&invocation, &err)
             }
         };
         match sent {

@@ -11,6 +11,10 @@ use ureq::http::Response;
 /// One invocation, as `GET /runtime/invocation/next` hands it over.
 pub struct Invocation {
     pub request_id: String,
+    /// `Lambda-Runtime-Invocation-Id`, new for every invocation where the
+    /// platform sends it; echoed on the answer so that a late answer cannot
+    /// reach a later invocation.
+    pub invocation_id: Option<String>,
     pub deadline_ms: u64,
     pub function_arn: String,
     pub trace_id: Option<String>,
@@ -23,6 +27,8 @@ pub struct RuntimeError {
     pub message: String,
 }
 
+/// Cheap to clone: the workers share one connection pool.
+#[derive(Clone)]
 pub struct RuntimeApi {
     agent: Agent,
     base: String,
@@ -75,6 +81,7 @@ impl RuntimeApi {
             .ok_or("the event has no valid Lambda-Runtime-Deadline-Ms")?;
         let function_arn = header("lambda-runtime-invoked-function-arn").unwrap_or_default();
         let trace_id = header("lambda-runtime-trace-id");
+        let invocation_id = header("lambda-runtime-invocation-id");
         let event = response
             .body_mut()
             .with_config()
@@ -83,6 +90,7 @@ impl RuntimeApi {
             .map_err(|e| format!("reading the event failed: {e}"))?;
         Ok(Invocation {
             request_id,
+            invocation_id,
             deadline_ms,
             function_arn,
             trace_id,
@@ -91,41 +99,53 @@ impl RuntimeApi {
     }
 
     /// `POST /runtime/invocation/{id}/response`.
-    pub fn respond(&self, request_id: &str, body: &[u8]) -> Result<(), String> {
-        let url = format!("{}/invocation/{request_id}/response", self.base);
-        let response = self
+    pub fn respond(&self, invocation: &Invocation, body: &[u8]) -> Result<(), String> {
+        let url = format!(
+            "{}/invocation/{}/response",
+            self.base, invocation.request_id
+        );
+        let mut request = self
             .agent
             .post(&url)
-            .header("content-type", "application/json")
-            .send(body);
-        accepted("POST /response", response)
+            .header("content-type", "application/json");
+        if let Some(id) = &invocation.invocation_id {
+            request = request.header("lambda-runtime-invocation-id", id);
+        }
+        accepted("POST /response", request.send(body))
     }
 
     /// `POST /runtime/invocation/{id}/error`.
-    pub fn fail(&self, request_id: &str, error: &RuntimeError) -> Result<(), String> {
-        let url = format!("{}/invocation/{request_id}/error", self.base);
-        self.post_error(&url, error)
+    pub fn fail(&self, invocation: &Invocation, error: &RuntimeError) -> Result<(), String> {
+        let url = format!("{}/invocation/{}/error", self.base, invocation.request_id);
+        self.post_error(&url, invocation.invocation_id.as_deref(), error)
     }
 
     /// `POST /runtime/init/error`: the platform answers the first invoke with it.
     pub fn init_error(&self, error: &RuntimeError) -> Result<(), String> {
         let url = format!("{}/init/error", self.base);
-        self.post_error(&url, error)
+        self.post_error(&url, None, error)
     }
 
-    fn post_error(&self, url: &str, error: &RuntimeError) -> Result<(), String> {
+    fn post_error(
+        &self,
+        url: &str,
+        invocation_id: Option<&str>,
+        error: &RuntimeError,
+    ) -> Result<(), String> {
         let body = json!({
             "errorMessage": error.message,
             "errorType": error.error_type,
             "stackTrace": Value::Array(Vec::new()),
         });
-        let response = self
+        let mut request = self
             .agent
             .post(url)
             .header("content-type", "application/vnd.aws.lambda.error+json")
-            .header("lambda-runtime-function-error-type", &error.error_type)
-            .send(body.to_string().as_bytes());
-        accepted("POST error", response)
+            .header("lambda-runtime-function-error-type", &error.error_type);
+        if let Some(id) = invocation_id {
+            request = request.header("lambda-runtime-invocation-id", id);
+        }
+        accepted("POST error", request.send(body.to_string().as_bytes()))
     }
 }
 

@@ -265,3 +265,51 @@ async fn the_s3_handler_reads_a_typed_s3_notification() {
         "{lines:#?}"
     );
 }
+
+#[tokio::test]
+async fn on_managed_instances_its_workers_take_invocations_at_once() {
+    const WORKERS: usize = 4;
+    const WORK_MS: u64 = 500;
+    let (_package, config) = setup("function.handler");
+    let env = Environment::start(Config {
+        init_type: lambda_sandbox::InitType::ManagedInstances,
+        max_concurrency: WORKERS as u32,
+        ..config
+    })
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let callers: Vec<_> = (0..WORKERS)
+        .map(|n| {
+            let env = env.clone();
+            tokio::spawn(async move {
+                env.invoke(InvokeRequest::json(&json!({"n": n, "workMs": WORK_MS})))
+                    .await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for caller in callers {
+        let result = caller.await.unwrap();
+        assert_eq!(result.status, Status::Success);
+        // Each answer went to its own caller.
+        let body: serde_json::Value = serde_json::from_slice(&result.payload).unwrap();
+        answers.push(body["n"].as_u64().unwrap());
+    }
+    let elapsed = started.elapsed();
+    env.shutdown().await;
+    answers.sort();
+    assert_eq!(answers, [0, 1, 2, 3]);
+    assert!(
+        elapsed < Duration::from_millis(3 * WORK_MS),
+        "{WORKERS} invocations of {WORK_MS} ms took {elapsed:?}: the workers did not run at once"
+    );
+    assert_eq!(env.most_in_flight(), WORKERS);
+    let lines = function_lines(&env.records());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("4 workers waiting for events")),
+        "{lines:?}"
+    );
+}

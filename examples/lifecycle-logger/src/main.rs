@@ -7,6 +7,10 @@
 //! telemetry. The runtime's response reaches the caller without waiting for
 //! that work; the next invoke does wait for it, because Lambda only freezes
 //! the environment once every extension has asked for its next event.
+//!
+//! On Lambda Managed Instances (`AWS_LAMBDA_INITIALIZATION_TYPE` is
+//! `lambda-managed-instances`) it registers for SHUTDOWN alone and does its
+//! work on a timer, every `LIFECYCLE_LOGGER_WORK_MS`.
 
 use std::time::Duration;
 
@@ -26,9 +30,13 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
-    let work = Env::process()
+    let env = Env::process();
+    let work = env
         .millis(WORK_MS_VAR, Duration::from_secs(5))
         .inspect_err(|err| eprintln!("lifecycle-logger: {err}"))?;
+    if env.managed_instances() {
+        return run_on_managed_instances(work).await;
+    }
     info!(
         "starting: registering for INVOKE and SHUTDOWN, {} ms of work per invoke",
         work.as_millis()
@@ -37,6 +45,33 @@ async fn main() -> Result<(), Error> {
     let processor = service_fn(move |event: LambdaEvent| handle(event, work));
     Extension::new()
         .with_events(&["INVOKE", "SHUTDOWN"])
+        .with_events_processor(processor)
+        .run()
+        .await
+}
+
+/// On Lambda Managed Instances one environment serves several invocations
+/// at once and is never frozen, and an extension may register for SHUTDOWN
+/// alone: asking for INVOKE fails Init. So the companion work runs on the
+/// extension's own timer, and SHUTDOWN is the one event it waits for.
+async fn run_on_managed_instances(period: Duration) -> Result<(), Error> {
+    info!(
+        "starting on Lambda Managed Instances: registering for SHUTDOWN only \
+         (INVOKE is refused there), companion work every {} ms on its own timer",
+        period.as_millis()
+    );
+    // A zero period would spin; the timer then runs every millisecond.
+    let period = period.max(Duration::from_millis(1));
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        for round in 1u64.. {
+            timer.tick().await;
+            info!("companion work, round {round}, done on the extension's timer");
+        }
+    });
+    let processor = service_fn(move |event: LambdaEvent| handle(event, period));
+    Extension::new()
+        .with_events(&["SHUTDOWN"])
         .with_events_processor(processor)
         .run()
         .await

@@ -200,3 +200,47 @@ async fn a_bad_work_setting_fails_init_with_a_clear_message() {
         r#"environment variable LIFECYCLE_LOGGER_WORK_MS=\"5s\" is not valid: expected a whole number of milliseconds"#,
     );
 }
+
+#[tokio::test]
+async fn on_managed_instances_it_registers_for_shutdown_and_works_on_its_timer() {
+    // The walkthrough `cargo walkthroughs lifecycle-managed-instances` prints.
+    let binaries = Binaries::beside(Path::new(env!("CARGO_BIN_EXE_lifecycle-logger")));
+    let story = lifecycle::run_managed_instances(
+        &binaries,
+        &lifecycle::Settings {
+            work_ms: 300,
+            echo: false,
+            place: Place::Temporary,
+        },
+    )
+    .await
+    .unwrap();
+    // INVOKE would be refused there: SHUTDOWN alone.
+    let [registration] = &story.registrations[..] else {
+        panic!("one registration, got {:?}", story.registrations);
+    };
+    assert_eq!(registration.events, ["SHUTDOWN"]);
+    let records = &story.records;
+    position(records, "extension", "registering for SHUTDOWN only");
+    assert_eq!(story.invocations.len(), lifecycle::CONCURRENT_INVOKES);
+    for invocation in &story.invocations {
+        assert_eq!(invocation.result.status, Status::Success);
+    }
+    // The hand-written runtime's workers took them all at once.
+    assert_eq!(story.most_in_flight, lifecycle::CONCURRENT_INVOKES);
+    let extension_lines: Vec<String> = records
+        .iter()
+        .filter(|r| r.kind == "extension")
+        .map(|r| r.record.as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        !extension_lines
+            .iter()
+            .any(|l| l.contains("INVOKE received")),
+        "{extension_lines:?}"
+    );
+    // Its companion work ran on its own timer, then SHUTDOWN came.
+    let tick = position(records, "extension", "companion work, round 1");
+    let shutdown = position(records, "extension", "SHUTDOWN received: reason spindown");
+    assert!(tick < shutdown);
+}

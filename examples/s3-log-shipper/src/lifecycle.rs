@@ -9,6 +9,11 @@
 //! per invoke, so it only happens when the last upload is older than
 //! `SHIPPER_FLUSH_INTERVAL_MS`: rare invokes are each shipped before their
 //! report; frequent ones are gathered into one object per interval.
+//!
+//! On Lambda Managed Instances no INVOKE event comes and nothing is frozen:
+//! the shipper uploads what it holds every `SHIPPER_FLUSH_INTERVAL_MS` on
+//! its own timer (a full object still goes out at once), and SHUTDOWN
+//! uploads the rest.
 
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
@@ -95,6 +100,21 @@ impl Lifecycle {
             }
         }
         Ok(())
+    }
+
+    /// Uploads what has arrived every flush interval, for as long as the
+    /// extension runs: the flush policy where no INVOKE event comes.
+    pub async fn flush_on_timer(self: std::sync::Arc<Self>) {
+        let period = self.flush_interval.max(Duration::from_millis(1));
+        let mut timer = tokio::time::interval_at(Instant::now() + period, period);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            timer.tick().await;
+            let held = self.handle.flush(Instant::now() + self.flush_timeout).await;
+            if held > 0 {
+                warn!("{held} records could not be uploaded yet; they are kept and retried");
+            }
+        }
     }
 
     fn flush_is_due(&self) -> bool {

@@ -6,7 +6,9 @@
 //! `platform` and `function` records. The platform then POSTs batches of
 //! records to the listener; the shipper writes them to
 //! `s3://$S3_BUCKET_NAME/...` as NDJSON objects, flushing after an invoke
-//! (see `lifecycle`) and on SHUTDOWN.
+//! (see `lifecycle`) and on SHUTDOWN. On Lambda Managed Instances, where no
+//! INVOKE event comes, it registers for SHUTDOWN alone, subscribes with the
+//! Telemetry schema those require, and uploads on a timer.
 
 mod lifecycle;
 mod listener;
@@ -34,10 +36,24 @@ use crate::shipper::Shipper;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
-    let settings = match Settings::from_env(&Env::process()) {
-        Ok(settings) => settings,
-        Err(e) => return fail_init("Extension.ConfigError", &e.to_string()).await,
+    let env = Env::process();
+    // On Lambda Managed Instances an extension may register for SHUTDOWN
+    // alone, and only the Telemetry API is offered (see `lifecycle`).
+    let managed = env.managed_instances();
+    let events: &[&str] = if managed {
+        &["SHUTDOWN"]
+    } else {
+        &["INVOKE", "SHUTDOWN"]
     };
+    let settings = match Settings::from_env(&env) {
+        Ok(settings) => settings,
+        Err(e) => return fail_init(events, "Extension.ConfigError", &e.to_string()).await,
+    };
+    if managed && settings.api == settings::Api::Logs {
+        let message = "SHIPPER_API=logs: Lambda Managed Instances offer no Logs API; \
+                       set SHIPPER_API=telemetry (or leave it unset)";
+        return fail_init(events, "Extension.ConfigError", message).await;
+    }
     // Bound before registering, so a port clash fails Init with a message
     // instead of a listener that silently never receives anything. Loopback
     // only: the platform delivers to sandbox.localdomain, which is this
@@ -49,7 +65,7 @@ async fn main() -> Result<(), Error> {
                 "cannot listen on port {}: {e}; set SHIPPER_LISTENER_PORT to a free port (each extension of a function needs its own)",
                 settings.port
             );
-            return fail_init("Extension.ListenerError", &message).await;
+            return fail_init(events, "Extension.ListenerError", &message).await;
         }
     };
 
@@ -59,12 +75,13 @@ async fn main() -> Result<(), Error> {
         settings.flush_interval,
         settings.flush_timeout,
     ));
+    let timer_lifecycle = lifecycle.clone();
     let processor = service_fn(move |event: LambdaEvent| {
         let lifecycle = lifecycle.clone();
         async move { lifecycle.on_event(event).await }
     });
     let registered = Extension::new()
-        .with_events(&["INVOKE", "SHUTDOWN"])
+        .with_events(events)
         .with_events_processor(processor)
         .register()
         .await?;
@@ -72,7 +89,7 @@ async fn main() -> Result<(), Error> {
     tokio::spawn(listener::serve(listener, handle.clone()));
     let client = PooledClient::builder().build();
     if let Err(message) =
-        subscription::subscribe(&client, &registered.extension_id, &settings).await
+        subscription::subscribe(&client, &registered.extension_id, &settings, managed).await
     {
         let message = format!("the subscription failed: {message}");
         subscription::report_init_error(
@@ -108,17 +125,22 @@ async fn main() -> Result<(), Error> {
         handle.stats.clone(),
     );
     tokio::spawn(shipper.run(inbox));
+    if managed {
+        // No INVOKE events to flush after: objects are cut on a timer.
+        info!(
+            "on Lambda Managed Instances: SHUTDOWN only, uploads every {} ms",
+            settings.flush_interval.as_millis()
+        );
+        tokio::spawn(timer_lifecycle.flush_on_timer());
+    }
     registered.run().await
 }
 
 /// Registers only to report why Init cannot go on, then exits: the platform
 /// fails Init with `error_type` and shows `message` in the function's logs.
-async fn fail_init(error_type: &str, message: &str) -> Result<(), Error> {
+async fn fail_init(events: &[&str], error_type: &str, message: &str) -> Result<(), Error> {
     eprintln!("s3-log-shipper: {message}");
-    let registered = Extension::new()
-        .with_events(&["INVOKE", "SHUTDOWN"])
-        .register()
-        .await?;
+    let registered = Extension::new().with_events(events).register().await?;
     let client = PooledClient::builder().build();
     subscription::report_init_error(&client, &registered.extension_id, error_type, message).await;
     Err(message.into())

@@ -10,14 +10,18 @@ use lambda_runtime_api_client::{PooledClient, build_request};
 use crate::settings::{Api, Settings};
 
 /// Subscribes to the configured stream for `platform` and `function`
-/// records, delivered to our listener. Not `extension`: the shipper's own
+/// records, delivered to our listener; on Managed Instances, with the
+/// Telemetry schema `2025-01-29`. Not `extension`: the shipper's own
 /// log lines would be shipped, and each upload it logs would make more.
 pub async fn subscribe(
     client: &PooledClient,
     extension_id: &str,
     settings: &Settings,
+    managed_instances: bool,
 ) -> Result<(), String> {
     let (path, schema_version) = match settings.api {
+        // Managed Instances accept this schema alone.
+        Api::Telemetry if managed_instances => ("/2022-07-01/telemetry", "2025-01-29"),
         Api::Telemetry => ("/2022-07-01/telemetry", "2022-12-13"),
         // 2021-03-18 is the Logs API version that has platform.runtimeDone.
         Api::Logs => ("/2020-08-15/logs", "2021-03-18"),

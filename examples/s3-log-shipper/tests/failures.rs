@@ -258,3 +258,23 @@ async fn a_taken_listener_port_fails_init_and_says_which_variable_to_change() {
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn the_logs_api_on_managed_instances_fails_init_with_what_to_do() {
+    let (_package, config) = setup(&[("SHIPPER_API", "logs")]);
+    let env = Environment::start(lambda_sandbox::Config {
+        init_type: lambda_sandbox::InitType::ManagedInstances,
+        ..config
+    })
+    .await
+    .unwrap();
+    let result = env.invoke(InvokeRequest::json(&json!({}))).await;
+    env.shutdown().await;
+    assert_eq!(result.status, Status::Failure);
+    assert_eq!(result.error_type.as_deref(), Some("Extension.InitError"));
+    let said = extension_lines(&env).join("\n");
+    assert!(
+        said.contains("Lambda Managed Instances offer no Logs API; set SHIPPER_API=telemetry"),
+        "{said}"
+    );
+}
