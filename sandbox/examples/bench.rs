@@ -187,6 +187,30 @@ async fn main() {
         );
     }
 
+    // `bench SECTION…` runs only those sections: classic, managed-instances,
+    // soak, sizes; no argument runs them all.
+    let asked: Vec<String> = std::env::args().skip(1).collect();
+    let wanted = |section: &str| asked.is_empty() || asked.iter().any(|a| a == section);
+    if wanted("classic") {
+        classic(&echo, &noop, &bootstrap, &logger).await;
+    }
+    if wanted("managed-instances") {
+        managed_instances(&[
+            ("custom-runtime bootstrap", &bootstrap),
+            ("lambda_runtime echo (run_concurrent)", &echo),
+        ])
+        .await;
+    }
+    if wanted("soak") {
+        soak(&echo, &release.join("lambda-sandbox")).await;
+    }
+    if wanted("sizes") {
+        sizes(&[&bootstrap, &logger, &release.join("lambda-sandbox")]);
+    }
+}
+
+/// Round trips, Init and memory of the classic environment, one scenario each.
+async fn classic(echo: &Path, noop: &Path, bootstrap: &Path, logger: &Path) {
     println!(
         "{INVOKES} invokes through the Invoke API after {WARMUP} warm-up, one keep-alive client, on {} cores\n",
         std::thread::available_parallelism()
@@ -200,48 +224,137 @@ async fn main() {
     let scenarios = [
         Scenario {
             name: "lambda_runtime echo, no extension",
-            bootstrap: echo.clone(),
+            bootstrap: echo.to_path_buf(),
             extension: None,
             freeze: true,
         },
         Scenario {
             name: "lambda_runtime echo + no-op INVOKE extension",
-            bootstrap: echo.clone(),
-            extension: Some(("noop_extension", noop.clone())),
+            bootstrap: echo.to_path_buf(),
+            extension: Some(("noop_extension", noop.to_path_buf())),
             freeze: true,
         },
         Scenario {
             name: "same, --no-freeze",
-            bootstrap: echo.clone(),
-            extension: Some(("noop_extension", noop.clone())),
+            bootstrap: echo.to_path_buf(),
+            extension: Some(("noop_extension", noop.to_path_buf())),
             freeze: false,
         },
         Scenario {
             name: "custom-runtime bootstrap, no extension",
-            bootstrap: bootstrap.clone(),
+            bootstrap: bootstrap.to_path_buf(),
             extension: None,
             freeze: true,
         },
         Scenario {
             name: "custom-runtime + lifecycle-logger (0 ms work)",
-            bootstrap: bootstrap.clone(),
-            extension: Some(("lifecycle-logger", logger.clone())),
+            bootstrap: bootstrap.to_path_buf(),
+            extension: Some(("lifecycle-logger", logger.to_path_buf())),
             freeze: true,
         },
     ];
     for scenario in &scenarios {
         run(scenario).await;
     }
+}
 
-    soak(&echo, &release.join("lambda-sandbox")).await;
-
+fn sizes(binaries: &[&Path]) {
     println!("\nbinary sizes (release profile: strip, LTO, one codegen unit, abort on panic):");
-    for binary in [&bootstrap, &logger, &release.join("lambda-sandbox")] {
+    for binary in binaries {
         let size = std::fs::metadata(binary)
             .map(|m| m.len())
             .unwrap_or_default();
         println!("  {:<18} {:>6} KiB", file_name(binary), size / 1024);
     }
+}
+
+/// Invocations per Managed Instances measurement, over all clients.
+const MANAGED_INVOKES: usize = 4000;
+/// The concurrencies measured; the latency columns are the last one's.
+const MANAGED_CONCURRENCY: [usize; 3] = [1, 2, 8];
+
+/// Managed Instances: `N` keep-alive clients at once through the Invoke
+/// API, against an environment of maximum concurrency `N` whose runtime
+/// runs `N` workers. Throughput at each `N`, and at the largest the round
+/// trip each client sees with a handler that does nothing: what the
+/// sandbox's path (Invoke API, queue, Runtime API, answer) adds.
+async fn managed_instances(functions: &[(&str, &Path)]) {
+    println!(
+        "\nManaged Instances (--managed-instances --max-concurrency N): {MANAGED_INVOKES} invokes from N keep-alive clients at once\n"
+    );
+    let columns: Vec<String> = MANAGED_CONCURRENCY
+        .iter()
+        .map(|n| format!("invokes/s, N = {n}"))
+        .collect();
+    let last = MANAGED_CONCURRENCY[MANAGED_CONCURRENCY.len() - 1];
+    println!(
+        "| function | {} | p50, N = {last} | p99, N = {last} |",
+        columns.join(" | ")
+    );
+    println!("|---|{}---|---|", "---|".repeat(columns.len()));
+    for (name, bootstrap) in functions {
+        let mut rates = Vec::new();
+        let mut times = Vec::new();
+        for &n in &MANAGED_CONCURRENCY {
+            let (rate, round_trips) = concurrent_run(bootstrap, n).await;
+            rates.push(format!("{rate:.0}"));
+            times = round_trips;
+        }
+        times.sort();
+        println!(
+            "| {name} | {} | {} | {} |",
+            rates.join(" | "),
+            micros(percentile(&times, 0.5)),
+            micros(percentile(&times, 0.99)),
+        );
+    }
+}
+
+/// Invocations per second with `n` clients, and every round trip.
+async fn concurrent_run(bootstrap: &Path, n: usize) -> (f64, Vec<Duration>) {
+    let package = Package::temporary("bench-managed").unwrap();
+    package.bootstrap(bootstrap).unwrap();
+    let env = Environment::start(Config {
+        init_type: lambda_sandbox::InitType::ManagedInstances,
+        max_concurrency: n as u32,
+        ..package.config()
+    })
+    .await
+    .unwrap();
+    let server = invoke_api::serve(env.clone(), "127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let function = env.config().function_name.clone();
+    let per_client = MANAGED_INVOKES / n;
+    let mut clients = Vec::new();
+    for _ in 0..n {
+        let mut client = Client::connect(server.addr, &function).await;
+        for _ in 0..WARMUP / n {
+            client.invoke().await;
+        }
+        clients.push(client);
+    }
+    let started = Instant::now();
+    let runs: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            tokio::spawn(async move {
+                let mut times = Vec::with_capacity(per_client);
+                for _ in 0..per_client {
+                    times.push(client.invoke().await);
+                }
+                times
+            })
+        })
+        .collect();
+    let mut times = Vec::with_capacity(per_client * n);
+    for run in runs {
+        times.extend(run.await.unwrap());
+    }
+    let rate = times.len() as f64 / started.elapsed().as_secs_f64();
+    env.shutdown().await;
+    server.stop().await;
+    (rate, times)
 }
 
 /// The resident memory of a process now (`VmRSS`, KiB).
