@@ -11,11 +11,27 @@ export function buildApp(props: AppProps = {}) {
   const app = new App(props);
   const context = (key: string) => app.node.tryGetContext(key) as string | undefined;
   const number = (key: string) => (context(key) === undefined ? undefined : Number(context(key)));
+  const list = (key: string) =>
+    (context(key) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  // Off unless subnets are named: -c managedInstancesSubnets=subnet-a,subnet-b
+  // -c managedInstancesSecurityGroups=sg-1 [-c maxConcurrency=8]
+  const managedInstances =
+    list('managedInstancesSubnets').length > 0
+      ? {
+          subnetIds: list('managedInstancesSubnets'),
+          securityGroupIds: list('managedInstancesSecurityGroups'),
+          maxConcurrency: number('maxConcurrency'),
+        }
+      : undefined;
   const common = {
     architecture: context('architecture') === 'arm64' ? ('arm64' as const) : ('x86_64' as const),
     memorySize: number('memorySize'),
     timeout: number('timeout'),
     logRetentionDays: number('logRetentionDays'),
+    managedInstances,
   };
   const stacks = {
     lifecycleLogger: new LifecycleLoggerStack(app, 'LifecycleLogger', {

@@ -2,7 +2,8 @@
 // cargo-lambda target, the settings users tune, and log groups with
 // retention.
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -21,7 +22,25 @@ export interface ExampleProps {
   readonly timeout?: number;
   /** Days; one of the values CloudWatch Logs accepts. */
   readonly logRetentionDays?: number;
+  /** Run the function on Lambda Managed Instances (off when absent). */
+  readonly managedInstances?: ManagedInstancesProps;
 }
+
+/**
+ * Lambda Managed Instances: a capacity provider launches instances in these
+ * subnets, and one execution environment serves up to `maxConcurrency`
+ * invocations at once. The choice is made when the function is created:
+ * Lambda cannot move an existing function onto it, or off it.
+ */
+export interface ManagedInstancesProps {
+  readonly subnetIds: string[];
+  readonly securityGroupIds: string[];
+  /** PerExecutionEnvironmentMaxConcurrency (AWS_LAMBDA_MAX_CONCURRENCY). */
+  readonly maxConcurrency?: number;
+}
+
+/** The smallest memory size of a function on Managed Instances, in MB. */
+export const MANAGED_INSTANCES_MIN_MEMORY = 2048;
 
 export interface Settings {
   readonly architecture: lambda.Architecture;
@@ -33,6 +52,7 @@ export interface Settings {
   readonly role: iam.Role;
   /** The cargo-lambda target of the architecture (glibc 2.26). */
   readonly target: string;
+  readonly managedInstances?: ManagedInstancesProps;
 }
 
 /**
@@ -63,6 +83,18 @@ export function settings(scope: Construct, props: ExampleProps, defaultName: str
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
   });
   logGroup.grantWrite(role);
+  const managed = props.managedInstances;
+  if (managed && (managed.subnetIds.length === 0 || managed.securityGroupIds.length === 0)) {
+    throw new Error(
+      'Managed Instances need at least one subnet and one security group: set both managedInstancesSubnets and managedInstancesSecurityGroups',
+    );
+  }
+  const memorySize = props.memorySize ?? (managed ? MANAGED_INSTANCES_MIN_MEMORY : 128);
+  if (managed && memorySize < MANAGED_INSTANCES_MIN_MEMORY) {
+    throw new Error(
+      `memorySize ${memorySize} is too small for Managed Instances: they need ${MANAGED_INSTANCES_MIN_MEMORY} MB or more`,
+    );
+  }
   const target =
     architecture === lambda.Architecture.ARM_64
       ? 'aarch64-unknown-linux-gnu.2.26'
@@ -70,11 +102,12 @@ export function settings(scope: Construct, props: ExampleProps, defaultName: str
   return {
     architecture,
     functionName,
-    memorySize: props.memorySize ?? 128,
+    memorySize,
     timeout: Duration.seconds(props.timeout ?? 10),
     logGroup,
     role,
     target,
+    managedInstances: managed,
   };
 }
 
@@ -110,7 +143,39 @@ export function exampleFunction(scope: Construct, s: Settings, props: ExampleFun
   if (props.handler) {
     (fn.node.defaultChild as lambda.CfnFunction).handler = props.handler;
   }
+  if (s.managedInstances) {
+    onManagedInstances(scope, s, fn, s.managedInstances);
+  }
   return fn;
+}
+
+/**
+ * A capacity provider in the given subnets, for the function's
+ * architecture, and the function attached to it: its published versions
+ * run there, several invocations per execution environment.
+ */
+function onManagedInstances(
+  scope: Construct,
+  s: Settings,
+  fn: lambda.IFunction,
+  managed: ManagedInstancesProps,
+) {
+  const provider = new lambda.CapacityProvider(scope, 'CapacityProvider', {
+    subnets: managed.subnetIds.map((id, i) => ec2.Subnet.fromSubnetId(scope, `Subnet${i}`, id)),
+    securityGroups: managed.securityGroupIds.map((id, i) =>
+      ec2.SecurityGroup.fromSecurityGroupId(scope, `SecurityGroup${i}`, id),
+    ),
+    architectures: [s.architecture],
+  });
+  provider.addFunction(fn, {
+    perExecutionEnvironmentMaxConcurrency: managed.maxConcurrency,
+    publishToLatestPublished: true,
+  });
+  Validations.of(provider).acknowledge({
+    id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AWSLambdaManagedEC2ResourceOperator]',
+    reason:
+      "The capacity provider's operator role is the one Lambda documents: the AWS managed policy that lets Lambda run EC2 instances for it.",
+  });
 }
 
 /** An extension of the workspace as a layer: `extensions/<binary>`, mode 755. */

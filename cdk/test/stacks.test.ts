@@ -189,3 +189,69 @@ test('context values set names, sizing and retention', () => {
     RetentionInDays: 30,
   });
 });
+
+test('Managed Instances are off by default', () => {
+  const { stacks, template } = synth();
+  for (const stack of Object.values(stacks)) {
+    const t = template(stack);
+    t.resourceCountIs('AWS::Lambda::CapacityProvider', 0);
+    assert.equal(functionOf(t).CapacityProviderConfig, undefined);
+  }
+});
+
+test('with subnets named, each function runs on a capacity provider of its architecture', () => {
+  const { stacks, template } = synth({
+    managedInstancesSubnets: 'subnet-0a1b2c3d, subnet-4e5f6a7b',
+    managedInstancesSecurityGroups: 'sg-0123abcd',
+    maxConcurrency: '8',
+    architecture: 'arm64',
+  });
+  for (const stack of Object.values(stacks)) {
+    const t = template(stack);
+    t.hasResourceProperties('AWS::Lambda::CapacityProvider', {
+      VpcConfig: { SubnetIds: ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'], SecurityGroupIds: ['sg-0123abcd'] },
+      InstanceRequirements: { Architectures: ['arm64'] },
+    });
+    const [providerId] = Object.keys(t.findResources('AWS::Lambda::CapacityProvider'));
+    const fn = functionOf(t);
+    assert.deepEqual(fn.CapacityProviderConfig, {
+      LambdaManagedInstancesCapacityProviderConfig: {
+        CapacityProviderArn: { 'Fn::GetAtt': [providerId, 'Arn'] },
+        PerExecutionEnvironmentMaxConcurrency: 8,
+      },
+    });
+    assert.equal(fn.PublishToLatestPublished, true);
+    // The smallest memory size Managed Instances accept.
+    assert.equal(fn.MemorySize, 2048);
+    // The operator role Lambda documents for capacity providers.
+    t.hasResourceProperties('AWS::IAM::Role', {
+      ManagedPolicyArns: [
+        { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AWSLambdaManagedEC2ResourceOperator']] },
+      ],
+    });
+  }
+});
+
+test('Managed Instances without a security group, or with too little memory, are refused', () => {
+  assert.throws(
+    () => synth({ managedInstancesSubnets: 'subnet-0a1b2c3d' }),
+    /at least one subnet and one security group/,
+  );
+  assert.throws(
+    () =>
+      synth({
+        managedInstancesSubnets: 'subnet-0a1b2c3d',
+        managedInstancesSecurityGroups: 'sg-0123abcd',
+        memorySize: '512',
+      }),
+    /too small for Managed Instances/,
+  );
+});
+
+test('cdk-nag accepts the Managed Instances variant', () => {
+  const { app } = synth({
+    managedInstancesSubnets: 'subnet-0a1b2c3d',
+    managedInstancesSecurityGroups: 'sg-0123abcd',
+  });
+  assert.doesNotThrow(() => app.synth());
+});
