@@ -349,3 +349,59 @@ fn relative_layer_folders_give_the_processes_a_path_that_works() {
         "{stdout}"
     );
 }
+
+#[test]
+fn run_on_managed_instances_sends_its_events_at_once() {
+    const SLEEP_MS: u64 = 400;
+    let package = Package::temporary("cli-managed").unwrap();
+    package
+        .bootstrap(&support::fixture("echo_function"))
+        .unwrap();
+    let out = package.root().join("out");
+    let started = std::time::Instant::now();
+    let status = sandbox()
+        .args(["run", "--managed-instances", "--max-concurrency", "2"])
+        .arg("--task-root")
+        .arg(package.task_root())
+        .args(["--event", &format!(r#"{{"sleepMs":{SLEEP_MS}}}"#)])
+        .args(["--invocations", "4", "--output"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let responses = support::read_ndjson(&out.join("responses.ndjson"));
+    assert_eq!(responses.len(), 4);
+    assert!(responses.iter().all(|r| r["status"] == "success"));
+    // Two at a time: about two sleeps, not four, and not one.
+    assert!(
+        elapsed >= std::time::Duration::from_millis(2 * SLEEP_MS)
+            && elapsed < std::time::Duration::from_millis(4 * SLEEP_MS),
+        "4 invocations of {SLEEP_MS} ms, 2 at once, took {elapsed:?}"
+    );
+    let platform = support::read_ndjson(&out.join("platform.ndjson"));
+    let init = platform
+        .iter()
+        .find(|r| r["type"] == "platform.initStart")
+        .unwrap();
+    assert_eq!(
+        init["record"]["initializationType"],
+        "lambda-managed-instances"
+    );
+}
+
+#[test]
+fn a_bad_max_concurrency_is_refused_with_the_range() {
+    let output = sandbox()
+        .args(["run", "--managed-instances", "--max-concurrency", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("from 1 to 1024"), "{stderr}");
+}
