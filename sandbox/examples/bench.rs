@@ -15,6 +15,19 @@ use tokio::net::TcpStream;
 const WARMUP: usize = 200;
 const INVOKES: usize = 5000;
 
+/// `--quick`: every count a fiftieth, the same tables. The tests run it on
+/// debug builds to check that the README's tables are this bench's own.
+static QUICK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A count of the full bench, or its share in `--quick`.
+fn count(full: usize) -> usize {
+    if QUICK.load(std::sync::atomic::Ordering::Relaxed) {
+        (full / 50).max(1)
+    } else {
+        full
+    }
+}
+
 /// A keep-alive HTTP/1.1 client for the Invoke API, as an SDK holds one.
 struct Client {
     stream: BufReader<TcpStream>,
@@ -111,12 +124,12 @@ async fn run(scenario: &Scenario) {
         .unwrap();
     let addr = server.addr;
     let mut client = Client::connect(addr, &env.config().function_name).await;
-    for _ in 0..WARMUP {
+    for _ in 0..count(WARMUP) {
         client.invoke().await;
     }
     let started = Instant::now();
-    let mut times = Vec::with_capacity(INVOKES);
-    for _ in 0..INVOKES {
+    let mut times = Vec::with_capacity(count(INVOKES));
+    for _ in 0..count(INVOKES) {
         times.push(client.invoke().await);
     }
     let total = started.elapsed();
@@ -146,7 +159,7 @@ async fn run(scenario: &Scenario) {
         micros(percentile(&times, 0.5)),
         micros(percentile(&times, 0.99)),
         micros(*times.last().unwrap()),
-        INVOKES as f64 / total.as_secs_f64(),
+        count(INVOKES) as f64 / total.as_secs_f64(),
         init_ms,
         rss.join(" / "),
         if registered.is_empty() {
@@ -187,9 +200,13 @@ async fn main() {
         );
     }
 
-    // `bench SECTION…` runs only those sections: classic, managed-instances,
-    // soak, sizes; no argument runs them all.
-    let asked: Vec<String> = std::env::args().skip(1).collect();
+    // `bench [--quick] [SECTION…]` runs only those sections: classic,
+    // managed-instances, soak, sizes; no section runs them all.
+    let mut asked: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = asked.iter().position(|a| a == "--quick") {
+        asked.remove(at);
+        QUICK.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let wanted = |section: &str| asked.is_empty() || asked.iter().any(|a| a == section);
     if wanted("classic") {
         classic(&echo, &noop, &bootstrap, &logger).await;
@@ -212,7 +229,9 @@ async fn main() {
 /// Round trips, Init and memory of the classic environment, one scenario each.
 async fn classic(echo: &Path, noop: &Path, bootstrap: &Path, logger: &Path) {
     println!(
-        "{INVOKES} invokes through the Invoke API after {WARMUP} warm-up, one keep-alive client, on {} cores\n",
+        "{} invokes through the Invoke API after {} warm-up, one keep-alive client, on {} cores\n",
+        count(INVOKES),
+        count(WARMUP),
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -259,12 +278,14 @@ async fn classic(echo: &Path, noop: &Path, bootstrap: &Path, logger: &Path) {
 }
 
 fn sizes(binaries: &[&Path]) {
-    println!("\nbinary sizes (release profile: strip, LTO, one codegen unit, abort on panic):");
+    println!("\nbinary sizes (release profile: strip, LTO, one codegen unit, abort on panic)\n");
+    println!("| binary | size |");
+    println!("|---|---|");
     for binary in binaries {
         let size = std::fs::metadata(binary)
             .map(|m| m.len())
             .unwrap_or_default();
-        println!("  {:<18} {:>6} KiB", file_name(binary), size / 1024);
+        println!("| {} | {} KiB |", file_name(binary), size / 1024);
     }
 }
 
@@ -280,7 +301,8 @@ const MANAGED_CONCURRENCY: [usize; 3] = [1, 2, 8];
 /// sandbox's path (Invoke API, queue, Runtime API, answer) adds.
 async fn managed_instances(functions: &[(&str, &Path)]) {
     println!(
-        "\nManaged Instances (--managed-instances --max-concurrency N): {MANAGED_INVOKES} invokes from N keep-alive clients at once\n"
+        "\nManaged Instances (--managed-instances --max-concurrency N): {} invokes from N keep-alive clients at once\n",
+        count(MANAGED_INVOKES)
     );
     let columns: Vec<String> = MANAGED_CONCURRENCY
         .iter()
@@ -325,11 +347,11 @@ async fn concurrent_run(bootstrap: &Path, n: usize) -> (f64, Vec<Duration>) {
         .await
         .unwrap();
     let function = env.config().function_name.clone();
-    let per_client = MANAGED_INVOKES / n;
+    let per_client = count(MANAGED_INVOKES) / n;
     let mut clients = Vec::new();
     for _ in 0..n {
         let mut client = Client::connect(server.addr, &function).await;
-        for _ in 0..WARMUP / n {
+        for _ in 0..count(WARMUP) / n {
             client.invoke().await;
         }
         clients.push(client);
@@ -411,19 +433,24 @@ async fn soak(echo: &Path, sandbox: &Path) {
     let mut client = Client::connect(addr, &function).await;
     client.invoke().await;
     println!("| 1 invocation | {} KiB |", rss_kib(pid));
-    for done in (SOAK_STEP..=SOAK_INVOKES).step_by(SOAK_STEP) {
-        for _ in 0..SOAK_STEP {
+    let step = count(SOAK_STEP);
+    for done in (step..=count(SOAK_INVOKES)).step_by(step) {
+        for _ in 0..step {
             client.invoke().await;
         }
         println!("| {done} invocations | {} KiB |", rss_kib(pid));
     }
-    let mut flood =
-        Client::with_body(addr, &function, &format!("{{\"lines\":{FLOOD_LINES}}}")).await;
+    let mut flood = Client::with_body(
+        addr,
+        &function,
+        &format!("{{\"lines\":{}}}", count(FLOOD_LINES)),
+    )
+    .await;
     for round in 1..=FLOOD_INVOKES {
         flood.invoke().await;
         println!(
-            "| {} million log lines | {} KiB |",
-            round * FLOOD_LINES / 1_000_000,
+            "| {} log lines | {} KiB |",
+            round * count(FLOOD_LINES),
             rss_kib(pid)
         );
     }

@@ -12,6 +12,19 @@ use serde_json::json;
 
 const BUCKET: &str = "bench";
 
+/// `--quick`: every count a fiftieth, the same table. The tests run it on
+/// debug builds to check that the README's table is this bench's own.
+static QUICK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A count of the full bench, or its share in `--quick`.
+fn count(full: usize) -> usize {
+    if QUICK.load(std::sync::atomic::Ordering::Relaxed) {
+        (full / 50).max(1)
+    } else {
+        full
+    }
+}
+
 fn environment(release: &Path, package: &Package) -> Config {
     package.bootstrap(&release.join("bootstrap")).unwrap();
     package
@@ -68,14 +81,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 async fn throughput(release: &Path) {
-    const INVOKES: usize = 10;
-    const LINES: usize = 10_000;
+    let (invokes, lines) = (10, count(10_000));
     let package = Package::temporary("shipper-bench").unwrap();
     let config = environment(release, &package);
     let env = Environment::start(config.clone()).await.unwrap();
     let started = Instant::now();
-    for _ in 0..INVOKES {
-        invoke(&env, LINES).await;
+    for _ in 0..invokes {
+        invoke(&env, lines).await;
     }
     env.wait_idle().await;
     let rss = env.peak_rss_kib().await;
@@ -83,21 +95,20 @@ async fn throughput(release: &Path) {
     let elapsed = started.elapsed();
     let (shipped, dropped) = bucket_counts(&config.s3_dir.unwrap().join(BUCKET));
     println!(
-        "| throughput, {INVOKES} invokes × {LINES} lines | {:.0} lines/s | {shipped} of {} lines shipped, {dropped} records dropped | shipper peak RSS {} KiB |",
+        "| throughput, {invokes} invokes × {lines} lines | {:.0} lines/s | {shipped} of {} lines shipped, {dropped} records dropped | shipper peak RSS {} KiB |",
         shipped as f64 / elapsed.as_secs_f64(),
-        INVOKES * LINES,
+        invokes * lines,
         rss.last().copied().unwrap_or_default(),
     );
 }
 
 async fn overhead(release: &Path) {
-    const INVOKES: usize = 1000;
-    const LINES: usize = 100;
+    let (invokes, lines) = (count(1000), 100);
     let package = Package::temporary("shipper-bench").unwrap();
     let config = environment(release, &package);
     let env = Environment::start(config.clone()).await.unwrap();
-    for _ in 0..INVOKES {
-        invoke(&env, LINES).await;
+    for _ in 0..invokes {
+        invoke(&env, lines).await;
     }
     env.wait_idle().await;
     let rss = env.peak_rss_kib().await;
@@ -117,16 +128,17 @@ async fn overhead(release: &Path) {
     overheads.sort_by(f64::total_cmp);
     let (shipped, dropped) = bucket_counts(&config.s3_dir.unwrap().join(BUCKET));
     println!(
-        "| extensionOverhead, {INVOKES} invokes × {LINES} lines, default policy | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms | {shipped} of {} lines shipped, {dropped} records dropped | shipper peak RSS {} KiB |",
+        "| extensionOverhead, {invokes} invokes × {lines} lines, default policy | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms | {shipped} of {} lines shipped, {dropped} records dropped | shipper peak RSS {} KiB |",
         percentile(&overheads, 0.5),
         percentile(&overheads, 0.99),
         overheads.last().unwrap(),
-        INVOKES * LINES,
+        invokes * lines,
         rss.last().copied().unwrap_or_default(),
     );
 }
 
 async fn start_up(release: &Path) {
+    // Twenty even in --quick: a median and a maximum need a few.
     const RUNS: usize = 20;
     let (mut registered, mut subscribed) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
@@ -163,6 +175,10 @@ async fn main() {
         .unwrap()
         .to_path_buf();
     let release = examples.parent().unwrap().to_path_buf();
+    QUICK.store(
+        std::env::args().any(|a| a == "--quick"),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     for binary in ["bootstrap", "s3-log-shipper"] {
         assert!(
             release.join(binary).exists(),
