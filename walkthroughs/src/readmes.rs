@@ -10,6 +10,8 @@
 //! <!-- end walkthrough-output -->
 //! ```
 //!
+//! The book's pages (`docs/src/*.md`) may hold blocks too.
+//!
 //! `--readmes` writes every block from one fresh run of its walkthrough, so
 //! a block shows one run's values throughout, and that run's picture beside
 //! the README (`walkthrough.svg` for its first block, `NAME.svg` for any
@@ -27,6 +29,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 const START: &str = "<!-- walkthrough-output: ";
+/// The book's pages: their blocks show the pictures kept in its `pictures/`.
+const BOOK: &str = "docs/src";
 const END: &str = "<!-- end walkthrough-output -->";
 
 /// A marked block: the README, the walkthrough, and the block's text.
@@ -65,8 +69,25 @@ fn blocks(root: &Path) -> anyhow::Result<Vec<Block>> {
     Ok(blocks)
 }
 
-/// The README.md files of the repository, outside build and tool folders.
+/// The pages that may hold blocks: every README.md of the repository,
+/// outside build and tool folders, and the book's pages.
 fn readmes(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut found = readme_files(root)?;
+    let book = root.join(BOOK);
+    if book.is_dir() {
+        for entry in std::fs::read_dir(&book)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "md") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The README.md files of the repository, outside build and tool folders.
+fn readme_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let mut folders = vec![root.to_path_buf()];
     while let Some(folder) = folders.pop() {
@@ -170,12 +191,15 @@ fn picture_lines(svg: &str) -> String {
         .join("\n")
 }
 
-/// A block's picture beside its README.
-fn picture_beside(block: &Block) -> PathBuf {
-    if block.first {
-        block.readme.with_file_name("walkthrough.svg")
+/// A block's picture beside its README; none for a page of the book, which
+/// shows the one in its `pictures/`.
+fn picture_beside(root: &Path, block: &Block) -> Option<PathBuf> {
+    if block.readme.starts_with(root.join(BOOK)) {
+        None
+    } else if block.first {
+        Some(block.readme.with_file_name("walkthrough.svg"))
     } else {
-        block.readme.with_file_name(format!("{}.svg", block.name))
+        Some(block.readme.with_file_name(format!("{}.svg", block.name)))
     }
 }
 
@@ -237,7 +261,9 @@ pub fn write(root: &Path, binaries: &Path) -> anyhow::Result<()> {
         println!("wrote the output blocks of {}", readme.display());
         for block in &blocks {
             let picture = super::picture_path(&block.name);
-            std::fs::copy(&picture, picture_beside(block))?;
+            if let Some(beside) = picture_beside(root, block) {
+                std::fs::copy(&picture, beside)?;
+            }
             let in_book = picture_in_book(root, &block.name);
             std::fs::create_dir_all(in_book.parent().expect("a folder"))?;
             std::fs::copy(&picture, in_book)?;
@@ -258,7 +284,10 @@ pub fn check(root: &Path, binaries: &Path) -> anyhow::Result<()> {
     for block in &blocks {
         let (mut missing, mut extra) = differences(&block.text, &outputs[&block.name]);
         let fresh = std::fs::read_to_string(super::picture_path(&block.name))?;
-        for picture in [picture_beside(block), picture_in_book(root, &block.name)] {
+        for picture in picture_beside(root, block)
+            .into_iter()
+            .chain([picture_in_book(root, &block.name)])
+        {
             let committed = std::fs::read_to_string(&picture).unwrap_or_default();
             let (picture_missing, picture_extra) =
                 differences(&picture_lines(&committed), &picture_lines(&fresh));
