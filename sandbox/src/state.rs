@@ -37,37 +37,62 @@ pub struct Shared {
     pub timeline: Timeline,
 }
 
+/// Everything the APIs and the phases share about the current generation,
+/// in five parts, each with one job: what the platform accepts now
+/// (`gates`), the runtime, the extensions, the invocation in flight (or, on
+/// Managed Instances, the several in flight), and the generation itself.
 #[derive(Default)]
 pub struct State {
     /// Bumped on every (re-)initialisation, so that a long poll left over from
     /// a killed process never takes an event meant for its successor.
     pub generation: u64,
+    pub gates: Gates,
+    pub runtime: RuntimeState,
+    pub extensions: Extensions,
+    /// The classic environment's one invocation in flight.
+    pub invocation: Option<Invocation>,
+    /// On Managed Instances: the invocations in flight at once.
+    pub concurrent: Concurrent,
+}
+
+/// What the platform accepts at this point of the lifecycle.
+#[derive(Default)]
+pub struct Gates {
+    /// Extensions may register until the runtime's first `next`.
     pub registration_open: bool,
     /// Logs and Telemetry subscriptions are accepted until Init completes.
     pub subscriptions_open: bool,
+    /// Shutdown has begun: processes exiting now are expected to.
+    pub shutting_down: bool,
+}
+
+/// The runtime process, as the Runtime API sees it.
+#[derive(Default)]
+pub struct RuntimeState {
+    pub phase: RuntimePhase,
+    /// A `next` is blocked waiting for an event.
+    pub waiting: bool,
+    /// The event waiting for the runtime's `next`.
+    pub event: Option<RuntimeEvent>,
+    /// What the runtime reported through `/runtime/init/error`.
+    pub init_error: Option<FunctionError>,
+    /// Set when the runtime process exits, with Lambda's description.
+    pub exit: Option<String>,
+}
+
+/// The extensions, launched and registered.
+#[derive(Default)]
+pub struct Extensions {
     /// File names of the external extensions launched in this generation.
     pub launched: Vec<String>,
     /// When each of them was launched.
     pub launch_times: Vec<(String, Instant)>,
-    pub extensions: Vec<ExtensionState>,
-    pub runtime: RuntimePhase,
-    /// A runtime `next` is blocked waiting for an event.
-    pub runtime_waiting: bool,
-    /// Shutdown has begun: processes exiting now are expected to.
-    pub shutting_down: bool,
+    /// Every registration, external and internal, in order.
+    pub registered: Vec<ExtensionState>,
     /// External extensions whose process has exited, by file name.
     pub exited: Vec<String>,
-    /// The event waiting for the runtime's `next`.
-    pub runtime_event: Option<RuntimeEvent>,
-    pub invocation: Option<Invocation>,
-    /// What the runtime reported through `/runtime/init/error`.
-    pub init_error: Option<FunctionError>,
-    /// Set when the runtime process exits, with Lambda's description.
-    pub runtime_exit: Option<String>,
     /// The first fatal extension error of this generation.
-    pub extension_failure: Option<ExtensionFailure>,
-    /// On Managed Instances: the invocations in flight at once.
-    pub concurrent: Concurrent,
+    pub failure: Option<ExtensionFailure>,
 }
 
 /// What a Managed Instances environment works on at once: the runtime's
@@ -232,17 +257,17 @@ impl ExtensionState {
     }
 }
 
-impl State {
-    pub fn extension_mut(&mut self, id: &Uuid) -> Option<&mut ExtensionState> {
-        self.extensions.iter_mut().find(|e| &e.id == id)
+impl Extensions {
+    pub fn find_mut(&mut self, id: &Uuid) -> Option<&mut ExtensionState> {
+        self.registered.iter_mut().find(|e| &e.id == id)
     }
 
     pub fn external_registered(&self) -> bool {
-        self.extensions.iter().any(|e| e.external)
+        self.registered.iter().any(|e| e.external)
     }
 
     pub fn internal_registered(&self) -> bool {
-        self.extensions.iter().any(|e| !e.external)
+        self.registered.iter().any(|e| !e.external)
     }
 
     /// A launched external extension that has not registered yet.
@@ -251,7 +276,7 @@ impl State {
             .iter()
             .filter(|name| {
                 !self
-                    .extensions
+                    .registered
                     .iter()
                     .any(|e| e.external && &e.name == *name)
             })

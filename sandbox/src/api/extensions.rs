@@ -97,26 +97,26 @@ pub async fn register(
 
     let id = Uuid::new_v4();
     let (after_launch, stalled) = shared.update(|st| {
-        if !st.registration_open {
+        if !st.gates.registration_open {
             return Err(ApiError::forbidden(
                 "Extension.RegistrationClosed",
                 "Extension registration closed already: extensions register before the runtime's first next",
             ));
         }
-        if st.extensions.len() >= MAX_EXTENSIONS {
+        if st.extensions.registered.len() >= MAX_EXTENSIONS {
             return Err(ApiError::forbidden(
                 "Extension.TooManyExtensions",
                 format!("Extension limit ({MAX_EXTENSIONS}) reached"),
             ));
         }
-        if st.extensions.iter().any(|e| e.name == name) {
+        if st.extensions.registered.iter().any(|e| e.name == name) {
             return Err(ApiError::forbidden(
                 "Extension.InvalidExtensionState",
                 format!("an extension named {name:?} is already registered"),
             ));
         }
         // The platform tells external from internal by the file name alone.
-        let external = st.launched.contains(&name);
+        let external = st.extensions.launched.contains(&name);
         if shared.config.managed_instances()
             && let Err(refusal) = managed_instances_events(external, invoke, shutdown)
         {
@@ -134,11 +134,12 @@ pub async fn register(
             ));
         }
         let registered_after_launch = st
+            .extensions
             .launch_times
             .iter()
             .find(|(launched, _)| external && *launched == name)
             .map(|(_, at)| at.elapsed());
-        st.extensions.push(ExtensionState {
+        st.extensions.registered.push(ExtensionState {
             id,
             name: name.clone(),
             external,
@@ -153,7 +154,7 @@ pub async fn register(
             registered_after_launch,
             subscription: None,
         });
-        Ok((registered_after_launch, st.unregistered_launched()))
+        Ok((registered_after_launch, st.extensions.unregistered_launched()))
     })?;
     let external = after_launch.is_some();
     let kind = match after_launch {
@@ -220,7 +221,13 @@ pub(crate) fn identify(shared: &Shared, headers: &HeaderMap) -> Result<Uuid, Api
             format!("Invalid Lambda-Extension-Identifier {raw:?}: it must be a UUID"),
         )
     })?;
-    if shared.lock().extensions.iter().any(|e| e.id == id) {
+    if shared
+        .lock()
+        .extensions
+        .registered
+        .iter()
+        .any(|e| e.id == id)
+    {
         Ok(id)
     } else {
         Err(ApiError::forbidden(
@@ -238,7 +245,7 @@ pub async fn next(
     let id = identify(&shared, &headers)?;
     let (generation, ext_name) = shared.update(|st| {
         let generation = st.generation;
-        let ext = st.extension_mut(&id).expect("identified above");
+        let ext = st.extensions.find_mut(&id).expect("identified above");
         if ext.failed {
             return Err(ApiError::forbidden(
                 "Extension.InvalidExtensionState",
@@ -269,7 +276,7 @@ pub async fn next(
             if st.generation != generation {
                 return Some(None);
             }
-            let ext = st.extension_mut(&id)?;
+            let ext = st.extensions.find_mut(&id)?;
             let event = ext.pending.take()?;
             ext.idle = false;
             Some(Some(event))
@@ -310,7 +317,7 @@ impl Drop for WaitingGuard<'_> {
         // Nobody waits for a poll to end, so no one needs waking.
         let mut st = self.shared.lock();
         if st.generation == self.generation
-            && let Some(ext) = st.extension_mut(&self.id)
+            && let Some(ext) = st.extensions.find_mut(&self.id)
         {
             ext.waiting = false;
         }
@@ -355,14 +362,14 @@ fn report_error(
             .map(str::to_string)
     });
     let name = shared.update(|st| {
-        let ext = st.extension_mut(&id).expect("identified above");
+        let ext = st.extensions.find_mut(&id).expect("identified above");
         ext.failed = true;
         let name = ext.name.clone();
         let message = match &detail {
             Some(detail) => format!("extension {name} reported {reported}: {detail}"),
             None => format!("extension {name} reported {reported}"),
         };
-        st.extension_failure.get_or_insert(ExtensionFailure {
+        st.extensions.failure.get_or_insert(ExtensionFailure {
             error_type: platform_type,
             message,
         });

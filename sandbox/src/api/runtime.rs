@@ -33,22 +33,22 @@ pub async fn next(State(shared): State<Arc<Shared>>) -> Result<Response, ApiErro
         .timeline
         .message(Lane::Runtime, Lane::Platform, "next");
     let generation = shared.update(|st| {
-        match &st.runtime {
+        match &st.runtime.phase {
             // The first `next` ends the runtime's Init and closes registration.
             RuntimePhase::Initializing => {
-                st.runtime = RuntimePhase::Ready;
-                st.registration_open = false;
+                st.runtime.phase = RuntimePhase::Ready;
+                st.gates.registration_open = false;
             }
             RuntimePhase::Invoking {
                 responded: true, ..
             } => {
-                st.runtime = RuntimePhase::Ready;
+                st.runtime.phase = RuntimePhase::Ready;
                 if let Some(inv) = st.invocation.as_mut() {
                     inv.runtime_ready = Some((Instant::now(), Utc::now()));
                 }
             }
             // A poll whose connection dropped may be repeated.
-            RuntimePhase::Ready if !st.runtime_waiting => {}
+            RuntimePhase::Ready if !st.runtime.waiting => {}
             other => {
                 return Err(ApiError::forbidden(
                     "InvalidStateTransition",
@@ -65,7 +65,7 @@ pub async fn next(State(shared): State<Arc<Shared>>) -> Result<Response, ApiErro
                 ));
             }
         }
-        st.runtime_waiting = true;
+        st.runtime.waiting = true;
         Ok(st.generation)
     })?;
     let _waiting = WaitingGuard(&shared, generation);
@@ -74,8 +74,8 @@ pub async fn next(State(shared): State<Arc<Shared>>) -> Result<Response, ApiErro
             if st.generation != generation {
                 return Some(None);
             }
-            let event = st.runtime_event.take()?;
-            st.runtime = RuntimePhase::Invoking {
+            let event = st.runtime.event.take()?;
+            st.runtime.phase = RuntimePhase::Invoking {
                 request_id: event.request_id.clone(),
                 responded: false,
             };
@@ -101,7 +101,7 @@ impl Drop for WaitingGuard<'_> {
         // Nobody waits for a poll to end, so no one needs waking.
         let mut st = self.0.lock();
         if st.generation == self.1 {
-            st.runtime_waiting = false;
+            st.runtime.waiting = false;
         }
     }
 }
@@ -210,17 +210,17 @@ pub async fn init_error(
         label: error.error_type.clone(),
     });
     shared.update(|st| {
-        if st.runtime != RuntimePhase::Initializing {
+        if st.runtime.phase != RuntimePhase::Initializing {
             return Err(ApiError::forbidden(
                 "InvalidStateTransition",
                 format!(
                     "State transition from {} to InitError failed: init errors are accepted only before the first next",
-                    phase_name(&st.runtime)
+                    phase_name(&st.runtime.phase)
                 ),
             ));
         }
-        st.runtime = RuntimePhase::InitFailed;
-        st.init_error = Some(error);
+        st.runtime.phase = RuntimePhase::InitFailed;
+        st.runtime.init_error = Some(error);
         Ok(())
     })?;
     Ok(accepted())
@@ -256,7 +256,7 @@ fn start_answer(
 
 /// The classic rule: the one invocation in progress, answered once.
 fn start_only_answer(shared: &Shared, request_id: &str) -> Result<(), ApiError> {
-    shared.update(|st| match &st.runtime {
+    shared.update(|st| match &st.runtime.phase {
         RuntimePhase::Invoking {
             request_id: current,
             responded: false,
@@ -286,7 +286,7 @@ fn finish_answer(shared: &Shared, request_id: &str, outcome: Outcome) {
         return runtime_concurrent::finish_answer(shared, request_id, outcome);
     }
     shared.update(|st| {
-        if let RuntimePhase::Invoking { responded, .. } = &mut st.runtime {
+        if let RuntimePhase::Invoking { responded, .. } = &mut st.runtime.phase {
             *responded = true;
         }
         if let Some(inv) = st.invocation.as_mut() {

@@ -22,11 +22,11 @@ pub async fn next(shared: &Arc<Shared>) -> Result<RuntimeEvent, ApiError> {
         .timeline
         .message(Lane::Runtime, Lane::Platform, "next");
     let generation = shared.update(|st| {
-        match st.runtime {
+        match st.runtime.phase {
             // The first worker's `next` ends the runtime's Init.
             RuntimePhase::Initializing => {
-                st.runtime = RuntimePhase::Ready;
-                st.registration_open = false;
+                st.runtime.phase = RuntimePhase::Ready;
+                st.gates.registration_open = false;
             }
             RuntimePhase::Ready => {}
             _ => {

@@ -86,7 +86,7 @@ fn subscribe(
         .is_some_and(|f| f.eq_ignore_ascii_case("json"));
 
     let (name, replaced) = shared.update(|st| {
-        if !st.subscriptions_open {
+        if !st.gates.subscriptions_open {
             let (error_type, what) = match api {
                 Api::Logs => ("Logs.SubscriptionClosed", "Logs"),
                 Api::Telemetry => ("Telemetry.SubscriptionClosed", "Telemetry"),
@@ -96,7 +96,7 @@ fn subscribe(
                 format!("{what} API subscription is closed: subscribe before the extension's first /event/next"),
             ));
         }
-        let ext = st.extension_mut(&id).expect("identified above");
+        let ext = st.extensions.find_mut(&id).expect("identified above");
         match &ext.subscription {
             Some(existing) if existing.subscription.api != api => Err(validation_error(
                 api,
@@ -127,7 +127,7 @@ fn subscribe(
         },
     ));
     shared.update(|st| {
-        if let Some(ext) = st.extension_mut(&id) {
+        if let Some(ext) = st.extensions.find_mut(&id) {
             ext.subscription = Some(subscriber.clone());
         }
     });

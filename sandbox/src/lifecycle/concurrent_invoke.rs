@@ -162,7 +162,7 @@ fn refusal(shared: &Shared, st: &State, request_id: &str) -> Option<FunctionErro
 /// shutdown under way ends an invocation in flight.
 fn stopped(shared: &Shared, st: &State, request_id: &str) -> Option<Failure> {
     fatal(shared, st, request_id).or_else(|| {
-        st.shutting_down.then(|| Failure {
+        st.gates.shutting_down.then(|| Failure {
             status: Status::Failure,
             error: FunctionError::platform(
                 "Sandbox.Failure",
@@ -223,7 +223,7 @@ pub(crate) async fn supervise(shared: Arc<Shared>, core: Weak<Core>) {
     let failure = shared
         .wait_until(None, |st| {
             // A stop or a shutdown ends the environment its own way.
-            if st.generation != generation || st.shutting_down || shared.terminating() {
+            if st.generation != generation || st.gates.shutting_down || shared.terminating() {
                 return Some(None);
             }
             fatal(&shared, st, "-").map(|failure| Some(failure.error))

@@ -27,7 +27,6 @@ pub(crate) struct Instance {
     pub initialized: bool,
     /// The Init duration, reported with the first invoke after it.
     pub init_duration_ms: Option<f64>,
-    pub frozen: bool,
 }
 
 impl Instance {
@@ -36,8 +35,10 @@ impl Instance {
     }
 
     /// Stops every process, unless an invoke is already waiting: Lambda
-    /// freezes only when there are no pending events.
-    pub fn freeze(&mut self, core: &Core) {
+    /// freezes only when there are no pending events. Whether the processes
+    /// are frozen has one home, `Shared::frozen`, which the deliveries
+    /// watch; this returns it.
+    pub fn freeze(&mut self, core: &Core) -> bool {
         if core.shared.config.freezes() && core.queued.load(Ordering::SeqCst) == 0 {
             core.shared.frozen.send_replace(true);
             self.processes().for_each(Process::freeze);
@@ -46,12 +47,12 @@ impl Instance {
             if let Some(isolation) = &core.isolation {
                 isolation.freeze();
             }
-            self.frozen = true;
         }
+        *core.shared.frozen.borrow()
     }
 
     pub fn thaw(&mut self, core: &Core) {
-        if std::mem::take(&mut self.frozen) {
+        if *core.shared.frozen.borrow() {
             if let Some(isolation) = &core.isolation {
                 isolation.thaw();
             }

@@ -374,6 +374,7 @@ impl Environment {
             .shared
             .lock()
             .extensions
+            .registered
             .iter()
             .map(|e| Registration {
                 name: e.name.clone(),

@@ -12,7 +12,7 @@ use super::shutdown;
 use crate::config::InitType;
 use crate::packaging::env_vars;
 use crate::packaging::process::{Process, Spec, describe_exit, launch_error_hint};
-use crate::state::{ExtensionFailure, FunctionError, RuntimePhase, State};
+use crate::state::{ExtensionFailure, Extensions, FunctionError, Gates, RuntimePhase, State};
 use crate::streams::journal::{Source, round2, span};
 use crate::streams::timeline::{Lane, Mark, Phase as TimelinePhase};
 
@@ -96,9 +96,15 @@ pub(crate) async fn run(
     let generation = shared.update(|st| {
         *st = State {
             generation: st.generation + 1,
-            registration_open: true,
-            subscriptions_open: true,
-            launched: launched.clone(),
+            gates: Gates {
+                registration_open: true,
+                subscriptions_open: true,
+                shutting_down: false,
+            },
+            extensions: Extensions {
+                launched: launched.clone(),
+                ..Extensions::default()
+            },
             ..State::default()
         };
         st.generation
@@ -107,21 +113,21 @@ pub(crate) async fn run(
     let result = async {
         launch_extensions(core, inst, generation).await?;
         wait_for(core, deadline, "every extension to register", |st| {
-            st.unregistered_launched().is_empty()
+            st.extensions.unregistered_launched().is_empty()
         })
         .await?;
         launch_runtime(core, inst, generation).await?;
         wait_for(core, deadline, "the runtime's first next", |st| {
-            st.runtime == RuntimePhase::Ready
+            st.runtime.phase == RuntimePhase::Ready
         })
         .await?;
         wait_for(core, deadline, "every extension's first next", |st| {
-            st.extensions.iter().all(|e| e.initialized)
+            st.extensions.registered.iter().all(|e| e.initialized)
         })
         .await
     }
     .await;
-    shared.update(|st| st.subscriptions_open = false);
+    shared.update(|st| st.gates.subscriptions_open = false);
 
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let init_span = span("initPhase", started_at, duration_ms);
@@ -131,7 +137,7 @@ pub(crate) async fn run(
                 "platform.initRuntimeDone",
                 json!({"initializationType": init_type, "phase": phase.as_str(), "status": "success", "spans": [init_span]}),
             );
-            let extensions = shared.lock().extensions.clone();
+            let extensions = shared.lock().extensions.registered.clone();
             for ext in &extensions {
                 shared.journal.platform(
                     "platform.extension",
@@ -151,8 +157,7 @@ pub(crate) async fn run(
             shared.timeline.mark(Mark::End {
                 phase: TimelinePhase::Init,
             });
-            inst.freeze(core);
-            if inst.frozen {
+            if inst.freeze(core) {
                 shared
                     .journal
                     .note("environment frozen until the next invoke");
@@ -224,16 +229,17 @@ async fn launch_extensions(
                 if st.generation != generation {
                     return None;
                 }
-                st.exited.push(exited.clone());
-                if st.shutting_down {
+                st.extensions.exited.push(exited.clone());
+                if st.gates.shutting_down {
                     // Shutdown stops every subscriber itself, in order.
                     return None;
                 }
-                st.extension_failure.get_or_insert(ExtensionFailure {
+                st.extensions.failure.get_or_insert(ExtensionFailure {
                     error_type: "Extension.Crash",
                     message: format!("extension {exited} exited ({})", describe_exit(&status)),
                 });
                 st.extensions
+                    .registered
                     .iter_mut()
                     .find(|e| e.external && e.name == exited)
                     .and_then(|e| e.subscription.take())
@@ -248,7 +254,11 @@ async fn launch_extensions(
             }
         };
         let cwd = path.parent().unwrap_or(&core.layout.task_root);
-        shared.update(|st| st.launch_times.push((name.clone(), Instant::now())));
+        shared.update(|st| {
+            st.extensions
+                .launch_times
+                .push((name.clone(), Instant::now()))
+        });
         let spec = Spec {
             program: path,
             args: &[],
@@ -310,12 +320,12 @@ async fn launch_runtime(
         &core.process_folders(),
         &core.service_env,
     ));
-    shared.update(|st| st.runtime = RuntimePhase::Initializing);
+    shared.update(|st| st.runtime.phase = RuntimePhase::Initializing);
     let watcher = shared.clone();
     let on_exit = move |status| {
         watcher.update(|st| {
-            if st.generation == generation && !st.shutting_down {
-                st.runtime_exit = Some(describe_exit(&status));
+            if st.generation == generation && !st.gates.shutting_down {
+                st.runtime.exit = Some(describe_exit(&status));
             }
         });
     };
@@ -367,16 +377,16 @@ async fn wait_for(
     let outcome = core
         .shared
         .wait_until(Some(deadline), |st| {
-            if let Some(error) = &st.init_error {
+            if let Some(error) = &st.runtime.init_error {
                 return Some(Err(error.clone()));
             }
-            if let Some(failure) = &st.extension_failure {
+            if let Some(failure) = &st.extensions.failure {
                 return Some(Err(FunctionError::platform(
                     failure.error_type,
                     failure.message.clone(),
                 )));
             }
-            if let Some(exit) = &st.runtime_exit {
+            if let Some(exit) = &st.runtime.exit {
                 return Some(Err(FunctionError::platform(
                     "Runtime.ExitError",
                     format!("Runtime exited with error: {exit}"),
@@ -395,7 +405,7 @@ async fn wait_for(
                 config.init_limit().as_secs_f64()
             );
             let st = core.shared.lock();
-            let missing = st.unregistered_launched();
+            let missing = st.extensions.unregistered_launched();
             if !missing.is_empty() {
                 message.push_str(&format!(
                     ": extension(s) {missing:?} never registered under their file name"

@@ -113,7 +113,7 @@ pub(crate) async fn run(
             responded: None,
             runtime_ready: None,
         });
-        st.runtime_event = Some(RuntimeEvent {
+        st.runtime.event = Some(RuntimeEvent {
             request_id: request_id.clone(),
             deadline_ms,
             payload: request.payload.clone(),
@@ -135,7 +135,7 @@ pub(crate) async fn run(
             "tracing": {"type": "X-Amzn-Trace-Id", "value": trace_id},
         });
         let mut names = Vec::new();
-        for ext in st.extensions.iter_mut().filter(|e| e.invoke) {
+        for ext in st.extensions.registered.iter_mut().filter(|e| e.invoke) {
             ext.pending = Some(event.clone());
             ext.idle = false;
             names.push(ext.name.clone());
@@ -218,7 +218,13 @@ async fn finish(
     );
     let extensions_ready = shared
         .wait_until(Some(deadline), |st| {
-            if st.extensions.iter().filter(|e| e.invoke).all(|e| e.idle) {
+            if st
+                .extensions
+                .registered
+                .iter()
+                .filter(|e| e.invoke)
+                .all(|e| e.idle)
+            {
                 return Some(Ok(()));
             }
             fatal(shared, st, request_id).map(Err)
@@ -240,7 +246,7 @@ async fn complete(core: &Core, inst: &mut Instance, request_id: &str, failure: O
     let runtime_end = inv.runtime_ready.map_or(now, |(at, _)| at);
     let duration_ms = (runtime_end - inv.started).as_secs_f64() * 1000.0;
     // Without extensions there is no extension overhead to report.
-    let has_extensions = !shared.lock().extensions.is_empty();
+    let has_extensions = !shared.lock().extensions.registered.is_empty();
     let overhead = inv
         .runtime_ready
         .filter(|_| has_extensions)
@@ -278,7 +284,9 @@ async fn complete(core: &Core, inst: &mut Instance, request_id: &str, failure: O
     });
     shared.update(|st| st.invocation = None);
     match failure {
-        None => inst.freeze(core),
+        None => {
+            inst.freeze(core);
+        }
         // The stop that ended it shuts the environment down next.
         Some(_) if shared.terminating() => {}
         Some(f) => {
@@ -308,7 +316,7 @@ pub(super) fn fatal(shared: &Shared, st: &State, request_id: &str) -> Option<Fai
             error: terminated_error(request_id),
         });
     }
-    if let Some(exit) = &st.runtime_exit {
+    if let Some(exit) = &st.runtime.exit {
         return Some(Failure {
             status: Status::Error,
             error: FunctionError::platform(
@@ -317,7 +325,7 @@ pub(super) fn fatal(shared: &Shared, st: &State, request_id: &str) -> Option<Fai
             ),
         });
     }
-    st.extension_failure.as_ref().map(|f| Failure {
+    st.extensions.failure.as_ref().map(|f| Failure {
         status: Status::Error,
         error: FunctionError::platform(
             f.error_type,

@@ -34,9 +34,12 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     let shared = &core.shared;
     let budgets = shared.config.shutdown_budgets();
     let (external, internal) = shared.update(|st| {
-        st.shutting_down = true;
-        st.registration_open = false;
-        (st.external_registered(), st.internal_registered())
+        st.gates.shutting_down = true;
+        st.gates.registration_open = false;
+        (
+            st.extensions.external_registered(),
+            st.extensions.internal_registered(),
+        )
     });
     // Frozen processes cannot handle signals or events.
     inst.thaw(core);
@@ -90,8 +93,12 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     });
     let subscribers = shared.update(|st| {
         let mut names = Vec::new();
-        for ext in st.extensions.iter_mut() {
-            if ext.external && ext.shutdown && !ext.failed && !st.exited.contains(&ext.name) {
+        for ext in st.extensions.registered.iter_mut() {
+            if ext.external
+                && ext.shutdown
+                && !ext.failed
+                && !st.extensions.exited.contains(&ext.name)
+            {
                 ext.pending = Some(event.clone());
                 ext.idle = false;
                 ext.shutdown_delivered = true;
@@ -121,9 +128,12 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
         let finished = shared
             .wait_until(Some(deadline), |st| {
                 st.extensions
+                    .registered
                     .iter()
                     .filter(|e| subscribers.contains(&e.name))
-                    .all(|e| st.exited.contains(&e.name) || (e.shutdown_delivered && e.idle))
+                    .all(|e| {
+                        st.extensions.exited.contains(&e.name) || (e.shutdown_delivered && e.idle)
+                    })
                     .then_some(())
             })
             .await;
@@ -153,7 +163,6 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     inst.extensions.clear();
     inst.initialized = false;
     inst.init_duration_ms = None;
-    inst.frozen = false;
     shared.timeline.mark(Mark::End {
         phase: Phase::Shutdown,
     });
