@@ -40,6 +40,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         "deadlineMs": context.deadline,
         "functionArn": context.invoked_function_arn,
         "traceId": context.xray_trace_id,
+        "tenantId": context.tenant_id,
         "event": payload,
     }))
 }

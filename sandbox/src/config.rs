@@ -86,6 +86,18 @@ pub const PROVISIONED_INIT_LIMIT: Duration = Duration::from_secs(130);
 /// the sandbox's bound (Lambda's depends on the runtime and the vCPUs).
 pub const MAX_CONCURRENCY: std::ops::RangeInclusive<u32> = 1..=1024;
 
+/// A tenant id as Lambda takes it in `X-Amz-Tenant-Id`: 1 to 256
+/// characters, letters, digits, spaces and `._:/=+-@`.
+pub fn check_tenant_id(id: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || " ._:/=+-@".contains(c);
+    if id.is_empty() || id.len() > 256 || !id.chars().all(allowed) {
+        return Err(format!(
+            "tenant id {id:?} is not valid: 1 to 256 characters, letters, digits, spaces and ._:/=+-@"
+        ));
+    }
+    Ok(())
+}
+
 /// What a caller gets when every slot of the environment is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BusyAnswer {
@@ -149,6 +161,11 @@ pub struct Config {
     pub max_concurrency: u32,
     /// What a caller of `serve` gets when every slot is taken.
     pub busy_answer: BusyAnswer,
+    /// The tenant this environment serves, with tenant isolation: the
+    /// runtime gets it with each event (`Lambda-Runtime-Aws-Tenant-Id`), and
+    /// `platform.start` and `platform.runtimeDone` carry it (`tenantId`).
+    /// `serve --tenant-isolation` starts one environment per tenant.
+    pub tenant_id: Option<String>,
     /// The status of a Logs API subscription on Managed Instances, where
     /// Lambda does not offer that API. AWS's emulator answers 404 (no such
     /// route); what Lambda itself answers is not documented.
@@ -266,6 +283,7 @@ impl Default for Config {
             init_type: InitType::OnDemand,
             max_concurrency: 8,
             busy_answer: BusyAnswer::TooManyRequests,
+            tenant_id: None,
             managed_logs_api_status: 404,
             freeze: true,
             runtime_api: None,
@@ -341,6 +359,15 @@ impl Config {
                 "the Logs API status on Managed Instances is {}: it must be an error status, 400 to 599",
                 self.managed_logs_api_status
             ));
+        }
+        if let Some(tenant) = &self.tenant_id {
+            check_tenant_id(tenant)?;
+            if self.init_type != InitType::OnDemand {
+                return Err(format!(
+                    "tenant isolation works with on-demand Init only, as on Lambda: drop --init-type {}",
+                    self.init_type.as_str()
+                ));
+            }
         }
         megabytes("the memory size", self.memory_mb, MEMORY_MB)?;
         megabytes(

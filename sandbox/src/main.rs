@@ -195,6 +195,11 @@ struct ServeArgs {
     /// A sample event for invocations that arrive with an empty payload.
     #[command(flatten)]
     sample: EventSourceArgs,
+    /// Tenant isolation: every invocation names its tenant in X-Amz-Tenant-Id
+    /// (aws lambda invoke --tenant-id), and each tenant gets an execution
+    /// environment of its own, started on its first invocation.
+    #[arg(long)]
+    tenant_isolation: bool,
 }
 
 /// Seconds as Lambda takes them: a finite number above 0, at most 900.
@@ -497,6 +502,7 @@ async fn serve(
     config: Config,
     invoke_addr: std::net::SocketAddr,
     default_event: Option<String>,
+    tenant_isolation: bool,
 ) -> ExitCode {
     let function_name = config.function_name.clone();
     // Installed before the address is printed: whoever reads it may signal at once.
@@ -507,31 +513,55 @@ async fn serve(
             return ExitCode::from(2);
         }
     };
-    let env = match Environment::start(config).await {
-        Ok(env) => env,
-        Err(err) => {
-            eprintln!("lambda-sandbox: the environment could not start: {err}");
+    let default_event = default_event.map(Into::into);
+    let limits = invoke_api::Limits::default();
+    let api = if tenant_isolation {
+        // Each tenant's environment starts later: check the settings now.
+        if let Err(err) = tenant_settings(&config) {
+            eprintln!("lambda-sandbox: {err}");
             return ExitCode::from(2);
         }
+        invoke_api::serve_tenants(config, invoke_addr, default_event, limits).await
+    } else {
+        let env = match Environment::start(config).await {
+            Ok(env) => env,
+            Err(err) => {
+                eprintln!("lambda-sandbox: the environment could not start: {err}");
+                return ExitCode::from(2);
+            }
+        };
+        let api = invoke_api::serve_with(env.clone(), invoke_addr, default_event, limits).await;
+        if api.is_err() {
+            env.shutdown().await;
+        }
+        api
     };
-    let api = match invoke_api::serve(env.clone(), invoke_addr, default_event.map(Into::into)).await
-    {
+    let api = match api {
         Ok(api) => api,
         Err(err) => {
             eprintln!("lambda-sandbox: cannot listen for the Invoke API on {invoke_addr}: {err}");
-            env.shutdown().await;
             return ExitCode::from(2);
         }
     };
     let addr = api.addr;
+    let tenant = if tenant_isolation {
+        " --tenant-id TENANT"
+    } else {
+        ""
+    };
     println!(
-        "         [sandbox] Invoke API on http://{addr}; try (AWS CLI v1 or v2):\n           echo '{{}}' > event.json\n           aws lambda invoke --endpoint-url http://{addr} --function-name {function_name} --payload fileb://event.json --log-type Tail out.json\n         Ctrl-C shuts down."
+        "         [sandbox] Invoke API on http://{addr}; try (AWS CLI v1 or v2):\n           echo '{{}}' > event.json\n           aws lambda invoke --endpoint-url http://{addr} --function-name {function_name}{tenant} --payload fileb://event.json --log-type Tail out.json\n         Ctrl-C shuts down."
     );
     let stop = signals.next().await;
     let mut failed = matches!(stop, Stop::Panic(_));
+    let terminate = || async {
+        for env in api.environments().await {
+            env.terminate();
+        }
+    };
     if failed {
         eprintln!("lambda-sandbox: {stop}: shutting the environment down");
-        env.terminate();
+        terminate().await;
         api.drain().await;
     } else {
         println!(
@@ -542,17 +572,34 @@ async fn serve(
             stop = signals.next() => {
                 failed = matches!(stop, Stop::Panic(_));
                 println!("         [sandbox] {stop}: ending the invocations in flight");
-                env.terminate();
+                terminate().await;
                 api.drain().await;
             }
         }
     }
-    env.shutdown().await;
+    for env in api.environments().await {
+        env.shutdown().await;
+    }
     if failed {
         ExitCode::from(70)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Checks what a tenant's environment will start with, and what tenant
+/// isolation cannot share between environments.
+fn tenant_settings(config: &Config) -> Result<(), String> {
+    if config.runtime_api.is_some() {
+        return Err(
+            "--runtime-api with --tenant-isolation: each tenant's environment needs its own Runtime API; drop --runtime-api".into(),
+        );
+    }
+    Config {
+        tenant_id: Some("tenant".into()),
+        ..config.clone()
+    }
+    .check()
 }
 
 /// What ends a run before its end: a signal, or a panic in one of the
@@ -642,7 +689,15 @@ async fn main() -> ExitCode {
             }
         }
         Command::Serve(args) => match args.sample.sample() {
-            Ok(sample) => serve(args.environment.to_config(), args.invoke_addr, sample).await,
+            Ok(sample) => {
+                serve(
+                    args.environment.to_config(),
+                    args.invoke_addr,
+                    sample,
+                    args.tenant_isolation,
+                )
+                .await
+            }
             Err(err) => {
                 eprintln!("lambda-sandbox: {err}");
                 ExitCode::from(2)

@@ -159,6 +159,8 @@ pub struct RuntimeEvent {
     /// On Managed Instances: `Lambda-Runtime-Invocation-Id`, new for every
     /// invocation, which the runtime may echo on its answer.
     pub invocation_id: Option<String>,
+    /// With tenant isolation: `Lambda-Runtime-Aws-Tenant-Id`.
+    pub tenant_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -127,6 +127,9 @@ fn event_response(event: RuntimeEvent) -> Response {
     if let Some(id) = &event.invocation_id {
         set("lambda-runtime-invocation-id", id);
     }
+    if let Some(tenant) = event.tenant_id.as_deref().filter(|t| !t.is_empty()) {
+        set("lambda-runtime-aws-tenant-id", tenant);
+    }
     (StatusCode::OK, headers, event.payload).into_response()
 }
 

@@ -44,6 +44,7 @@ pub(crate) async fn run(core: &Core, request: InvokeRequest) -> InvokeResult {
         client_context: request.client_context,
         cognito_identity: request.cognito_identity,
         invocation_id: Some(Uuid::new_v4().to_string()),
+        tenant_id: None,
     };
     let admitted = shared.update(|st| {
         if let Some(refusal) = refusal(shared, st, &request_id) {

@@ -137,7 +137,8 @@ impl Environment {
             Retention {
                 max_bytes: config.journal_memory,
             },
-        );
+        )
+        .labelled(config.tenant_id.as_ref().map(|t| format!("tenant {t}")));
         if let Some(path) = &config.journal_file {
             journal
                 .write_to(path)

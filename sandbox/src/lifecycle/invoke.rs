@@ -58,10 +58,11 @@ pub(crate) async fn run(
             phase: Phase::Invoke,
             label: request_id.clone(),
         });
-        shared.journal.platform(
-            "platform.start",
-            json!({"requestId": request_id, "version": config.function_version}),
-        );
+        let mut start = json!({"requestId": request_id, "version": config.function_version});
+        if let Some(tenant) = &config.tenant_id {
+            start["tenantId"] = json!(tenant);
+        }
+        shared.journal.platform("platform.start", start);
         shared
             .timeline
             .message(Lane::Platform, Lane::Caller, &failure.error.error_type);
@@ -93,14 +94,15 @@ pub(crate) async fn run(
         phase: Phase::Invoke,
         label: request_id.clone(),
     });
-    shared.journal.platform(
-        "platform.start",
-        json!({
-            "requestId": request_id,
-            "version": config.function_version,
-            "tracing": {"type": "X-Amzn-Trace-Id", "value": trace_id},
-        }),
-    );
+    let mut start = json!({
+        "requestId": request_id,
+        "version": config.function_version,
+        "tracing": {"type": "X-Amzn-Trace-Id", "value": trace_id},
+    });
+    if let Some(tenant) = &config.tenant_id {
+        start["tenantId"] = json!(tenant);
+    }
+    shared.journal.platform("platform.start", start);
     let subscribers = shared.update(|st| {
         st.invocation = Some(Invocation {
             request_id: request_id.clone(),
@@ -126,6 +128,7 @@ pub(crate) async fn run(
             client_context: request.client_context.clone(),
             cognito_identity: request.cognito_identity.clone(),
             invocation_id: None,
+            tenant_id: config.tenant_id.clone(),
         });
         let event = json!({
             "eventType": "INVOKE",
@@ -391,6 +394,9 @@ fn runtime_done_record(
 ) -> Value {
     let st = core.shared.lock();
     let mut record = json!({"requestId": request_id, "status": status.to_string()});
+    if let Some(tenant) = &core.shared.config.tenant_id {
+        record["tenantId"] = json!(tenant);
+    }
     if let Some(error) = error {
         record["errorType"] = json!(error.error_type);
     }

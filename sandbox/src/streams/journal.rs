@@ -64,6 +64,9 @@ pub struct Journal {
     /// The Logs and Telemetry subscribers, fed every new record.
     subscribers: Mutex<Vec<Arc<Subscriber>>>,
     echo: bool,
+    /// Printed before every echoed line: which environment speaks, when
+    /// several print to one terminal (a tenant's, with tenant isolation).
+    label: Option<String>,
     started: Instant,
 }
 
@@ -80,8 +83,14 @@ impl Journal {
             init_mark: Mutex::new(0),
             subscribers: Mutex::new(Vec::new()),
             echo,
+            label: None,
             started: Instant::now(),
         }
+    }
+
+    /// The same journal, its echoed lines headed by `label`.
+    pub fn labelled(self, label: Option<String>) -> Self {
+        Journal { label, ..self }
     }
 
     /// Appends every record from now on to `path`, one JSON line each.
@@ -218,7 +227,10 @@ impl Journal {
     fn print(&self, line: &str) {
         let elapsed = self.started.elapsed().as_secs_f64();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{elapsed:>8.3}s {line}");
+        let _ = match &self.label {
+            Some(label) => writeln!(out, "{elapsed:>8.3}s [{label}] {line}"),
+            None => writeln!(out, "{elapsed:>8.3}s {line}"),
+        };
     }
 }
 

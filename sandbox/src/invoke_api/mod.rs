@@ -33,8 +33,14 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore};
 
+mod tenants;
+
+pub use tenants::TENANT_HEADER;
+use tenants::{Environments, Refusal};
+
 use crate::api::http::header_str;
 use crate::config::BusyAnswer;
+use crate::config::Config;
 use crate::lifecycle::environment::{Busy, Environment};
 use crate::lifecycle::invocation::{InvokeRequest, Status};
 use crate::streams::journal::cloudwatch_text;
@@ -57,6 +63,10 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// `Event` invocations waiting to run; one more is answered 429.
     pub max_queued_events: usize,
+    /// With tenant isolation, the tenants served at once, each with its own
+    /// environment; one more is answered 429. Lambda allows 2,500 per 1,000
+    /// of concurrency; a laptop holds fewer.
+    pub max_tenants: usize,
 }
 
 impl Default for Limits {
@@ -65,6 +75,7 @@ impl Default for Limits {
             max_connections: 256,
             header_timeout: Duration::from_secs(10),
             max_queued_events: 100,
+            max_tenants: 64,
         }
     }
 }
@@ -100,7 +111,7 @@ impl Gate {
 
 #[derive(Clone)]
 struct Front {
-    env: Environment,
+    environments: Arc<Environments>,
     /// Sent when a request arrives with an empty payload.
     default_event: Option<Bytes>,
     function_name: String,
@@ -115,7 +126,20 @@ struct Front {
 pub struct InvokeApi {
     pub addr: SocketAddr,
     gate: Arc<Gate>,
+    environments: Arc<Environments>,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl InvokeApi {
+    /// Every environment it has started or was given.
+    pub async fn environments(&self) -> Vec<Environment> {
+        self.environments.all().await
+    }
+
+    /// One tenant's environment, once it has served that tenant.
+    pub async fn tenant(&self, tenant: &str) -> Option<Environment> {
+        self.environments.tenant(tenant).await
+    }
 }
 
 impl InvokeApi {
@@ -173,9 +197,31 @@ pub async fn serve_with(
     default_event: Option<Bytes>,
     limits: Limits,
 ) -> std::io::Result<InvokeApi> {
+    serve_environments(Environments::Shared(env), addr, default_event, limits).await
+}
+
+/// The Invoke API of a function with tenant isolation: every request names
+/// its tenant in `X-Amz-Tenant-Id`, and each tenant gets an environment of
+/// its own, started from `config` on its first invocation.
+pub async fn serve_tenants(
+    config: Config,
+    addr: SocketAddr,
+    default_event: Option<Bytes>,
+    limits: Limits,
+) -> std::io::Result<InvokeApi> {
+    let environments = Environments::per_tenant(config, limits.max_tenants);
+    serve_environments(environments, addr, default_event, limits).await
+}
+
+async fn serve_environments(
+    environments: Environments,
+    addr: SocketAddr,
+    default_event: Option<Bytes>,
+    limits: Limits,
+) -> std::io::Result<InvokeApi> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let config = env.config();
+    let config = environments.config();
     let gate = Arc::new(Gate::default());
     let front = Front {
         default_event,
@@ -185,13 +231,15 @@ pub async fn serve_with(
         account_id: config.account_id.clone(),
         limits,
         gate: gate.clone(),
-        env,
+        environments: Arc::new(environments),
     };
+    let environments = front.environments.clone();
     let app = router(front);
     let task = tokio::spawn(accept(listener, app, limits));
     Ok(InvokeApi {
         addr: local,
         gate,
+        environments,
         task,
     })
 }
@@ -443,13 +491,20 @@ async fn invoke(
         )
         .into_response();
     };
-    match accept_invocation(&front, &name, &uri, &headers, body).await {
-        Ok((InvocationType::RequestResponse, request)) => {
+    let env = match accept_invocation(&front, &name, &uri, &headers, body).await {
+        Ok(accepted) => match environment(&front, &headers).await {
+            Ok(env) => Ok((accepted, env)),
+            Err(refusal) => Err(refusal),
+        },
+        Err(refusal) => Err(refusal),
+    };
+    match env {
+        Ok(((InvocationType::RequestResponse, request), env)) => {
             let tail = header_str(&headers, "x-amz-log-type") == Some("Tail");
-            invoke_sync(&front, request, tail).await
+            invoke_sync(&front, &env, request, tail).await
         }
-        Ok((InvocationType::Event, request)) => queue_event(&front, request, ticket),
-        Ok((InvocationType::DryRun, _)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(((InvocationType::Event, request), env)) => queue_event(&front, env, request, ticket),
+        Ok(((InvocationType::DryRun, _), _)) => StatusCode::NO_CONTENT.into_response(),
         Err(refusal) => refusal.into_response(),
     }
 }
@@ -497,8 +552,8 @@ async fn accept_invocation(
 /// Every slot of the environment is taken: Lambda's throttle, as a
 /// function whose concurrency is used up gets it (or, when asked for,
 /// the answer of AWS's local emulator on Managed Instances).
-fn busy_answer(front: &Front, busy: Busy) -> Response {
-    let config = front.env.config();
+fn busy_answer(env: &Environment, busy: Busy) -> Response {
+    let config = env.config();
     match config.busy_answer {
         BusyAnswer::TooManyRequests => ServiceError {
             status: StatusCode::TOO_MANY_REQUESTS,
@@ -523,8 +578,47 @@ fn busy_answer(front: &Front, busy: Busy) -> Response {
     }
 }
 
+/// The environment that serves this request: the function's one, or, with
+/// tenant isolation, the tenant's own.
+async fn environment(front: &Front, headers: &HeaderMap) -> Result<Environment, ServiceError> {
+    let tenant = header_str(headers, TENANT_HEADER);
+    front.environments.for_tenant(tenant).await.map_err(|refusal| {
+        let invalid = |message: String| {
+            service_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                message,
+            )
+        };
+        match refusal {
+            Refusal::Missing => invalid(
+                "This function has tenant isolation: name the tenant in the X-Amz-Tenant-Id header (aws lambda invoke --tenant-id ID)".into(),
+            ),
+            Refusal::Unexpected => invalid(
+                "X-Amz-Tenant-Id was passed to a function without tenant isolation: drop the header, or serve with --tenant-isolation".into(),
+            ),
+            Refusal::Invalid(message) => invalid(message),
+            Refusal::TooMany(max) => service_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                format!("Rate exceeded: the sandbox already runs {max} tenants' environments"),
+            ),
+            Refusal::Start(message) => service_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
+                format!("the tenant's environment could not start: {message}"),
+            ),
+        }
+    })
+}
+
 /// An `Event` invocation runs in the background; the caller gets 202 at once.
-fn queue_event(front: &Front, request: InvokeRequest, ticket: Ticket) -> Response {
+fn queue_event(
+    front: &Front,
+    env: Environment,
+    request: InvokeRequest,
+    ticket: Ticket,
+) -> Response {
     let gate = &front.gate;
     if gate.queued_events.fetch_add(1, Ordering::SeqCst) >= front.limits.max_queued_events {
         gate.queued_events.fetch_sub(1, Ordering::SeqCst);
@@ -538,7 +632,6 @@ fn queue_event(front: &Front, request: InvokeRequest, ticket: Ticket) -> Respons
         )
         .into_response();
     }
-    let env = front.env.clone();
     let gate = gate.clone();
     tokio::spawn(async move {
         env.invoke(request).await;
@@ -548,11 +641,16 @@ fn queue_event(front: &Front, request: InvokeRequest, ticket: Ticket) -> Respons
     StatusCode::ACCEPTED.into_response()
 }
 
-async fn invoke_sync(front: &Front, request: InvokeRequest, tail: bool) -> Response {
-    let mark = front.env.journal_len();
-    let result = match front.env.try_invoke(request).await {
+async fn invoke_sync(
+    front: &Front,
+    env: &Environment,
+    request: InvokeRequest,
+    tail: bool,
+) -> Response {
+    let mark = env.journal_len();
+    let result = match env.try_invoke(request).await {
         Ok(result) => result,
-        Err(busy) => return busy_answer(front, busy),
+        Err(busy) => return busy_answer(env, busy),
     };
     let mut response = (StatusCode::OK, result.payload.clone()).into_response();
     let out = response.headers_mut();
@@ -577,8 +675,8 @@ async fn invoke_sync(front: &Front, request: InvokeRequest, tail: bool) -> Respo
     }
     if tail {
         // The log ends with the REPORT line, so the phase must be over.
-        front.env.wait_idle().await;
-        let text = cloudwatch_text(&front.env.records_from(mark));
+        env.wait_idle().await;
+        let text = cloudwatch_text(&env.records_from(mark));
         let start = text.len().saturating_sub(LOG_TAIL_BYTES);
         let start = (start..text.len())
             .find(|i| text.is_char_boundary(*i))
