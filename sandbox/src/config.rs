@@ -175,8 +175,8 @@ pub struct Config {
     /// Where the Runtime API listens; an ephemeral loopback port when `None`.
     pub runtime_api: Option<SocketAddr>,
     pub shutdown: ShutdownBudgets,
-    /// Cap on a streamed response. The platform's figure is not confirmed
-    /// (20 MB soft limit, possibly raised since), so it is a setting.
+    /// Cap on a streamed response: 200 MB (209,715,200 bytes) as Lambda
+    /// documents it since 2025; a setting, for a function held to less.
     pub streaming_response_limit: usize,
     /// Each Logs or Telemetry subscriber buffers up to this many times its
     /// `maxBytes` before records are dropped (and reported). Lambda only says
@@ -288,7 +288,7 @@ impl Default for Config {
             freeze: true,
             runtime_api: None,
             shutdown: ShutdownBudgets::default(),
-            streaming_response_limit: 20 * 1024 * 1024,
+            streaming_response_limit: 200 * 1024 * 1024,
             stream_buffer_factor: 4,
             delivery_timeout: Duration::from_secs(5),
             s3_buckets: Vec::new(),

@@ -254,6 +254,67 @@ async fn streamed_responses_are_accepted() {
 }
 
 #[tokio::test]
+async fn a_binary_stream_reaches_the_caller_untouched() {
+    let (_package, addr, env, invoke, reply) = invoked(json!({})).await;
+    let id = reply.headers["lambda-runtime-aws-request-id"].clone();
+    // Eight NUL bytes inside a binary stream are data, not a prelude's end.
+    let mut body = b"\x89PNG header".to_vec();
+    body.extend_from_slice(&[0u8; 8]);
+    body.extend_from_slice(b"pixels");
+    let posted = http(
+        addr,
+        "POST",
+        &path(&id, "response"),
+        &[
+            ("Lambda-Runtime-Function-Response-Mode", "streaming"),
+            ("Content-Type", "image/png"),
+        ],
+        &body,
+    )
+    .await;
+    assert_eq!(posted.status, 202);
+    let result = invoke.await.unwrap();
+    assert_eq!(result.status, Status::Success);
+    assert_eq!(&result.payload[..], &body[..]);
+    assert_eq!(result.content_type, "image/png");
+    let _next = finish_phase(addr);
+    env.wait_idle().await;
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stream_over_200_mb_is_cut_with_the_size_error() {
+    const LIMIT: usize = 200 * 1024 * 1024;
+    assert_eq!(
+        lambda_sandbox::Config::default().streaming_response_limit,
+        LIMIT
+    );
+    let (_package, addr, env, invoke, reply) = invoked(json!({})).await;
+    let id = reply.headers["lambda-runtime-aws-request-id"].clone();
+    let body = vec![b'x'; LIMIT + 1024 * 1024];
+    let posted = http(
+        addr,
+        "POST",
+        &path(&id, "response"),
+        &[
+            ("Lambda-Runtime-Function-Response-Mode", "streaming"),
+            ("Content-Type", "application/octet-stream"),
+        ],
+        &body,
+    )
+    .await;
+    assert_eq!(posted.status, 413, "{}", posted.body);
+    let result = invoke.await.unwrap();
+    assert_eq!(
+        result.error_type.as_deref(),
+        Some("Function.ResponseSizeTooLarge")
+    );
+    let _next = finish_phase(addr);
+    env.wait_idle().await;
+    env.shutdown().await;
+}
+
+#[tokio::test]
 async fn init_error_answers_the_first_invoke_after_a_suppressed_init() {
     let raw = raw_runtime(Duration::from_secs(1), |_| {}).await;
     let addr = raw.addr;

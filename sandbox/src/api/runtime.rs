@@ -23,6 +23,8 @@ use crate::streams::timeline::{Lane, Mark};
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
 const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
 const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
+/// The content type of a streamed response that starts with a prelude.
+const HTTP_INTEGRATION_RESPONSE: &str = "application/vnd.awslambda.http-integration-response";
 
 /// `GET /runtime/invocation/next`: the runtime is ready; block until an event.
 pub async fn next(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
@@ -341,8 +343,9 @@ async fn read_body(
     }
 }
 
-/// A streamed response: a JSON prelude, eight NUL bytes, then the payload.
-/// Errors arrive as trailers, or, from the Rust runtime, as trailer text
+/// A streamed response: the payload, after a JSON prelude and eight NUL
+/// bytes when it is an HTTP-integration response (the Rust runtime's
+/// framing for API Gateway and function URLs). Errors arrive as trailers, or, from the Rust runtime, as trailer text
 /// written inline into the last chunk.
 fn streamed_outcome(
     payload: &Bytes,
@@ -382,9 +385,11 @@ fn streamed_outcome(
         }
         return Outcome::Error(function_error(&headers, &decoded));
     }
+    // Only this content type carries the JSON prelude: any other stream,
+    // binary ones included, reaches the caller untouched.
     let body = match find(&body, &[0u8; 8]) {
-        Some(at) => body.slice(at + 8..),
-        None => body,
+        Some(at) if content_type == HTTP_INTEGRATION_RESPONSE => body.slice(at + 8..),
+        _ => body,
     };
     Outcome::Success { body, content_type }
 }
@@ -467,7 +472,11 @@ mod tests {
         let mut body = br#"{"statusCode":200}"#.to_vec();
         body.extend_from_slice(&[0u8; 8]);
         body.extend_from_slice(b"hello");
-        match streamed_outcome(&Bytes::from(body.clone()), None, "x".into()) {
+        match streamed_outcome(
+            &Bytes::from(body.clone()),
+            None,
+            HTTP_INTEGRATION_RESPONSE.into(),
+        ) {
             Outcome::Success { body, .. } => assert_eq!(&body[..], b"hello"),
             other => panic!("{other:?}"),
         }
@@ -476,7 +485,7 @@ mod tests {
         body.extend_from_slice(
             format!("Lambda-Runtime-Function-Error-Type: Runtime.StreamError\r\nLambda-Runtime-Function-Error-Body: {b64}\r\n").as_bytes(),
         );
-        match streamed_outcome(&Bytes::from(body), None, "x".into()) {
+        match streamed_outcome(&Bytes::from(body), None, HTTP_INTEGRATION_RESPONSE.into()) {
             Outcome::Error(e) => {
                 assert_eq!(e.error_type, "Runtime.StreamError");
                 assert_eq!(e.body["errorMessage"], "mid-stream");
