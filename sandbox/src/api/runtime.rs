@@ -386,12 +386,28 @@ fn streamed_outcome(
         return Outcome::Error(function_error(&headers, &decoded));
     }
     // Only this content type carries the JSON prelude: any other stream,
-    // binary ones included, reaches the caller untouched.
-    let body = match find(&body, &[0u8; 8]) {
-        Some(at) if content_type == HTTP_INTEGRATION_RESPONSE => body.slice(at + 8..),
-        _ => body,
-    };
-    Outcome::Success { body, content_type }
+    // binary ones included, reaches the caller untouched. The prelude's own
+    // headers say what the payload is.
+    match find(&body, &[0u8; 8]) {
+        Some(at) if content_type == HTTP_INTEGRATION_RESPONSE => Outcome::Success {
+            content_type: prelude_content_type(&body[..at]).unwrap_or(content_type),
+            body: body.slice(at + 8..),
+        },
+        _ => Outcome::Success { body, content_type },
+    }
+}
+
+/// `headers.content-type` of an HTTP-integration prelude, in any case.
+fn prelude_content_type(prelude: &[u8]) -> Option<String> {
+    let prelude: Value = serde_json::from_slice(prelude).ok()?;
+    prelude
+        .get("headers")?
+        .as_object()?
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))?
+        .1
+        .as_str()
+        .map(str::to_string)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

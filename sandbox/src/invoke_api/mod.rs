@@ -33,6 +33,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore};
 
+mod event_stream;
 mod tenants;
 
 pub use tenants::TENANT_HEADER;
@@ -177,6 +178,10 @@ impl Drop for InvokeApi {
 fn router(front: Front) -> Router {
     Router::new()
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
+        .route(
+            "/2021-11-15/functions/{name}/response-streaming-invocations",
+            post(invoke_with_response_stream),
+        )
         .with_state(front)
 }
 
@@ -673,18 +678,90 @@ async fn invoke_sync(
             HeaderValue::from_static("Unhandled"),
         );
     }
-    if tail {
-        // The log ends with the REPORT line, so the phase must be over.
-        env.wait_idle().await;
-        let text = cloudwatch_text(&env.records_from(mark));
-        let start = text.len().saturating_sub(LOG_TAIL_BYTES);
-        let start = (start..text.len())
-            .find(|i| text.is_char_boundary(*i))
-            .unwrap_or(text.len());
-        let encoded = STANDARD.encode(&text.as_bytes()[start..]);
-        if let Ok(value) = HeaderValue::from_str(&encoded) {
-            response.headers_mut().insert("x-amz-log-result", value);
-        }
+    if tail && let Ok(value) = HeaderValue::from_str(&log_tail(env, mark).await) {
+        response.headers_mut().insert("x-amz-log-result", value);
     }
+    response
+}
+
+/// The last 4 KB of the invocation's log, base64, once its phase is over
+/// (the log ends with the REPORT line).
+async fn log_tail(env: &Environment, mark: usize) -> String {
+    env.wait_idle().await;
+    let text = cloudwatch_text(&env.records_from(mark));
+    let start = text.len().saturating_sub(LOG_TAIL_BYTES);
+    let start = (start..text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(text.len());
+    STANDARD.encode(&text.as_bytes()[start..])
+}
+
+/// `InvokeWithResponseStream`: the same checks and the same invocation as
+/// `Invoke`, answered as an event stream of the response's bytes and a final
+/// `InvokeComplete` (with the log tail on `Tail`). The environment hands
+/// over the response once the runtime has sent all of it, so the chunks
+/// follow each other at once rather than as the function wrote them.
+async fn invoke_with_response_stream(
+    State(front): State<Front>,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(_ticket) = front.gate.enter() else {
+        return service_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceException",
+            "The sandbox is shutting down: it finishes the invocations it has and takes no new ones".into(),
+        )
+        .into_response();
+    };
+    let accepted = match accept_invocation(&front, &name, &uri, &headers, body).await {
+        Ok(accepted) => accepted,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let request = match accepted {
+        (InvocationType::RequestResponse, request) => request,
+        (InvocationType::DryRun, _) => return StatusCode::NO_CONTENT.into_response(),
+        (InvocationType::Event, _) => {
+            return service_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                "InvokeWithResponseStream takes X-Amz-Invocation-Type RequestResponse or DryRun; use Invoke for Event".into(),
+            )
+            .into_response();
+        }
+    };
+    let env = match environment(&front, &headers).await {
+        Ok(env) => env,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let mark = env.journal_len();
+    let result = match env.try_invoke(request).await {
+        Ok(result) => result,
+        Err(busy) => return busy_answer(&env, busy),
+    };
+    let tail = header_str(&headers, "x-amz-log-type") == Some("Tail");
+    let log = if tail {
+        Some(log_tail(&env, mark).await)
+    } else {
+        None
+    };
+    let mut response = (StatusCode::OK, event_stream::body(&result, log)).into_response();
+    let out = response.headers_mut();
+    // The API binds the stream's content type (the function's) to this header.
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&result.content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    out.insert(
+        "x-amz-executed-version",
+        HeaderValue::from_str(&front.version).unwrap_or(HeaderValue::from_static("$LATEST")),
+    );
+    out.insert(
+        "x-amzn-requestid",
+        HeaderValue::from_str(&result.request_id).expect("a UUID is a valid header"),
+    );
     response
 }
