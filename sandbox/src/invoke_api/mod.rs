@@ -43,7 +43,7 @@ use crate::api::http::header_str;
 use crate::config::BusyAnswer;
 use crate::config::Config;
 use crate::lifecycle::environment::{Busy, Environment};
-use crate::lifecycle::invocation::{InvokeRequest, Status};
+use crate::lifecycle::invocation::{InvokeRequest, InvokeResult, Status};
 use crate::streams::journal::cloudwatch_text;
 
 /// Synchronous invocations accept at most 6 MB of payload.
@@ -489,12 +489,7 @@ async fn invoke(
     body: Body,
 ) -> Response {
     let Some(ticket) = front.gate.enter() else {
-        return service_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceException",
-            "The sandbox is shutting down: it finishes the invocations it has and takes no new ones".into(),
-        )
-        .into_response();
+        return shutting_down();
     };
     let env = match accept_invocation(&front, &name, &uri, &headers, body).await {
         Ok(accepted) => match environment(&front, &headers).await {
@@ -659,19 +654,7 @@ async fn invoke_sync(
     };
     let mut response = (StatusCode::OK, result.payload.clone()).into_response();
     let out = response.headers_mut();
-    out.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&result.content_type)
-            .unwrap_or(HeaderValue::from_static("application/json")),
-    );
-    out.insert(
-        "x-amz-executed-version",
-        HeaderValue::from_str(&front.version).unwrap_or(HeaderValue::from_static("$LATEST")),
-    );
-    out.insert(
-        "x-amzn-requestid",
-        HeaderValue::from_str(&result.request_id).expect("a UUID is a valid header"),
-    );
+    answer_headers(out, front, &result);
     if result.status != Status::Success {
         out.insert(
             "x-amz-function-error",
@@ -709,12 +692,7 @@ async fn invoke_with_response_stream(
     body: Body,
 ) -> Response {
     let Some(_ticket) = front.gate.enter() else {
-        return service_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceException",
-            "The sandbox is shutting down: it finishes the invocations it has and takes no new ones".into(),
-        )
-        .into_response();
+        return shutting_down();
     };
     let accepted = match accept_invocation(&front, &name, &uri, &headers, body).await {
         Ok(accepted) => accepted,
@@ -748,12 +726,19 @@ async fn invoke_with_response_stream(
         None
     };
     let mut response = (StatusCode::OK, event_stream::body(&result, log)).into_response();
-    let out = response.headers_mut();
-    // The API binds the stream's content type (the function's) to this header.
+    // The API binds the stream's content type (the function's) to
+    // Content-Type, as Invoke does the payload's.
+    answer_headers(response.headers_mut(), &front, &result);
+    response
+}
+
+/// What every answer of an invocation says: the payload's content type,
+/// the version that ran, the request id.
+fn answer_headers(out: &mut HeaderMap, front: &Front, result: &InvokeResult) {
     out.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_str(&result.content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+            .unwrap_or(HeaderValue::from_static("application/json")),
     );
     out.insert(
         "x-amz-executed-version",
@@ -763,5 +748,15 @@ async fn invoke_with_response_stream(
         "x-amzn-requestid",
         HeaderValue::from_str(&result.request_id).expect("a UUID is a valid header"),
     );
-    response
+}
+
+/// The answer to a request that arrives once a stop has begun.
+fn shutting_down() -> Response {
+    service_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceException",
+        "The sandbox is shutting down: it finishes the invocations it has and takes no new ones"
+            .into(),
+    )
+    .into_response()
 }
