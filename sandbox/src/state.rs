@@ -112,7 +112,8 @@ pub struct Concurrent {
     /// Why the environment takes no more invocations: a failed Init or a
     /// process that exited. Managed Instances are not reset.
     pub unhealthy: Option<FunctionError>,
-    /// The most invocations in flight at once so far.
+    /// The most invocations in flight at once so far (in the classic
+    /// environment too, where it is one).
     pub peak: usize,
 }
 
@@ -179,6 +180,27 @@ pub struct Invocation {
     pub responded: Option<(Instant, DateTime<Utc>)>,
     /// When the runtime called `next` again after responding.
     pub runtime_ready: Option<(Instant, DateTime<Utc>)>,
+}
+
+impl Invocation {
+    /// An invocation begun at `started`, not yet taken or answered.
+    pub fn begun(
+        request_id: &str,
+        invocation_id: Option<String>,
+        (started, started_at): (Instant, DateTime<Utc>),
+    ) -> Self {
+        Invocation {
+            request_id: request_id.to_string(),
+            invocation_id,
+            dispatched: false,
+            started,
+            started_at,
+            outcome: None,
+            response_started: None,
+            responded: None,
+            runtime_ready: None,
+        }
+    }
 }
 
 /// What the runtime answered.

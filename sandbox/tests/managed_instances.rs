@@ -46,11 +46,10 @@ fn sleeping(ms: u64) -> InvokeRequest {
 
 /// Waits until `n` invocations have been in flight at once.
 async fn in_flight(env: &Environment, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while env.most_in_flight() < n {
-        assert!(Instant::now() < deadline, "never {n} invocations at once");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    assert!(
+        env.wait_for_in_flight(n, Duration::from_secs(10)).await,
+        "never {n} invocations at once"
+    );
 }
 
 fn spawn_invoke(
@@ -178,8 +177,13 @@ async fn a_timeout_fails_that_invocation_alone() {
         "{body}"
     );
     // Nothing was reset: the same processes serve the next invocations,
-    // the timed-out handler's worker included once it is done.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // the timed-out handler's worker included once it is done and asks
+    // for more.
+    assert!(
+        env.wait_for_waiting_workers(2, Duration::from_secs(5))
+            .await,
+        "the timed-out handler's worker never came back to next"
+    );
     let after: Vec<_> = (0..2).map(|_| spawn_invoke(&env, sleeping(50))).collect();
     for handle in after {
         assert_eq!(handle.await.unwrap().status, Status::Success);
@@ -361,7 +365,7 @@ async fn serve_throttles_callers_beyond_the_concurrency() {
                 )
             })
             .collect();
-        in_flight_or_invoking(&env, init_type, concurrency).await;
+        in_flight(&env, concurrency).await;
         let throttled = http(addr, "POST", path, &[], b"{}").await;
         assert_eq!(throttled.status, 429, "{init_type:?}: {}", throttled.body);
         assert_eq!(
@@ -377,19 +381,6 @@ async fn serve_throttles_callers_beyond_the_concurrency() {
         assert_eq!(after.status, 200, "{}", after.body);
         drop(server);
         env.shutdown().await;
-    }
-}
-
-/// Waits until the environment works on `n` invocations: in flight on
-/// Managed Instances, or the one classic invocation started.
-async fn in_flight_or_invoking(env: &Environment, init_type: InitType, n: usize) {
-    if init_type == InitType::ManagedInstances {
-        return in_flight(env, n).await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while of_type(&env.records(), "platform.start").is_empty() {
-        assert!(Instant::now() < deadline, "the invocation never started");
-        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 

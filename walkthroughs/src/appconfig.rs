@@ -201,7 +201,8 @@ pub async fn run_managed_instances(
     .await?;
     let events = vec![EVENT.to_string(); CONCURRENT_INVOKES];
     let invocations = crate::invoke_all(&env, events, settings.echo).await;
-    crate::wait_for_workers(&env, CONCURRENT_INVOKES, Duration::from_secs(5)).await;
+    env.wait_for_waiting_workers(CONCURRENT_INVOKES, Duration::from_secs(5))
+        .await;
     env.shutdown().await;
     Ok(ManagedStory {
         invocations,

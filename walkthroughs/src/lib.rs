@@ -152,16 +152,6 @@ async fn wait_for_record(
     false
 }
 
-/// Waits until `workers` runtime workers wait in `next` again, for at most
-/// `within`: on Managed Instances each worker asks for more work after its
-/// answer, and a Shutdown before they have would cut that short.
-async fn wait_for_workers(env: &Environment, workers: usize, within: std::time::Duration) {
-    let deadline = std::time::Instant::now() + within;
-    while env.waiting_workers() < workers && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    }
-}
-
 /// Invokes `env` with `event`, printing the caller's view when `echo`.
 async fn invoke(env: &Environment, event: &str, echo: bool) -> Invocation {
     let result = env

@@ -122,7 +122,8 @@ pub async fn run_managed_instances(
         })
         .collect();
     let invocations = crate::invoke_all(&env, events, settings.echo).await;
-    crate::wait_for_workers(&env, CONCURRENT_INVOKES, Duration::from_secs(5)).await;
+    env.wait_for_waiting_workers(CONCURRENT_INVOKES, Duration::from_secs(5))
+        .await;
     // The extension's first round of timer work, then Shutdown.
     crate::wait_for_record(&env, "extension", "round 1", Duration::from_secs(5)).await;
     env.shutdown().await;

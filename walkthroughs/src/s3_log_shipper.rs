@@ -58,25 +58,47 @@ pub struct Story {
 }
 
 pub async fn run(binaries: &Binaries, settings: &Settings) -> anyhow::Result<Story> {
+    let (package, s3_dir, env) = start(binaries, settings, |config| config).await?;
+    let mut invocations = Vec::new();
+    for _ in 0..INVOKES {
+        invocations.push(crate::invoke(&env, EVENT, settings.echo).await);
+        env.wait_idle().await;
+    }
+    story(env, package, &s3_dir, invocations).await
+}
+
+/// The function package (the custom runtime, the shipper in its layer) and
+/// its environment with a local bucket; `configure` adds a walkthrough's own
+/// settings.
+async fn start(
+    binaries: &Binaries,
+    settings: &Settings,
+    configure: impl FnOnce(Config) -> Config,
+) -> anyhow::Result<(Package, PathBuf, Environment)> {
     let package = settings
         .place
         .runtime_with_extension(binaries, "s3-log-shipper")?;
     let s3_dir = settings.place.folder(&package, "s3");
-    let env = Environment::start(Config {
+    let env = Environment::start(configure(Config {
         handler: "function.handler".into(),
         env: settings.variables(),
         s3_buckets: vec![BUCKET.into()],
         s3_dir: Some(s3_dir.clone()),
         echo: settings.echo,
         ..package.config()
-    })
+    }))
     .await?;
-    let mut invocations = Vec::new();
-    for _ in 0..INVOKES {
-        invocations.push(crate::invoke(&env, EVENT, settings.echo).await);
-        env.wait_idle().await;
-    }
-    // The shipper uploads what it still holds when it hears SHUTDOWN.
+    Ok((package, s3_dir, env))
+}
+
+/// Shuts the environment down (the shipper uploads what it still holds when
+/// it hears SHUTDOWN) and reads what reached the bucket.
+async fn story(
+    env: Environment,
+    package: Package,
+    s3_dir: &Path,
+    invocations: Vec<Invocation>,
+) -> anyhow::Result<Story> {
     env.shutdown().await;
     let bucket_dir = s3_dir.join(BUCKET);
     let objects = objects(&bucket_dir)?;
@@ -113,43 +135,26 @@ pub async fn run_managed_instances(
     settings: &Settings,
     shutdown: ShutdownAt,
 ) -> anyhow::Result<Story> {
-    let package = settings
-        .place
-        .runtime_with_extension(binaries, "s3-log-shipper")?;
-    let s3_dir = settings.place.folder(&package, "s3");
-    let env = Environment::start(Config {
-        handler: "function.handler".into(),
+    let (package, s3_dir, env) = start(binaries, settings, |config| Config {
         init_type: InitType::ManagedInstances,
         max_concurrency: CONCURRENT_INVOKES as u32,
         env: [("AWS_LAMBDA_LOG_FORMAT".to_string(), "Text".to_string())]
             .into_iter()
-            .chain(settings.variables())
+            .chain(config.env.iter().cloned())
             .collect(),
-        s3_buckets: vec![BUCKET.into()],
-        s3_dir: Some(s3_dir.clone()),
-        echo: settings.echo,
-        ..package.config()
+        ..config
     })
     .await?;
     let events = (0..CONCURRENT_INVOKES)
         .map(|_| format!(r#"{{"lines":{LINES_PER_INVOKE}}}"#))
         .collect();
     let invocations = crate::invoke_all(&env, events, settings.echo).await;
-    crate::wait_for_workers(&env, CONCURRENT_INVOKES, Duration::from_secs(5)).await;
+    env.wait_for_waiting_workers(CONCURRENT_INVOKES, Duration::from_secs(5))
+        .await;
     if shutdown == ShutdownAt::AfterTimerUpload {
         crate::wait_for_record(&env, "extension", "uploaded s3://", Duration::from_secs(10)).await;
     }
-    env.shutdown().await;
-    let bucket_dir = s3_dir.join(BUCKET);
-    let objects = objects(&bucket_dir)?;
-    Ok(Story {
-        invocations,
-        records: env.records(),
-        picture: env.timeline_svg(),
-        bucket_dir,
-        objects,
-        _package: package,
-    })
+    story(env, package, &s3_dir, invocations).await
 }
 
 /// Every file under the bucket's folder, by key.

@@ -53,17 +53,11 @@ pub(crate) async fn run(core: &Core, request: InvokeRequest) -> InvokeResult {
         let concurrent = &mut st.concurrent;
         concurrent.in_flight.insert(
             request_id.clone(),
-            Invocation {
-                request_id: request_id.clone(),
-                invocation_id: event.invocation_id.clone(),
-                dispatched: false,
-                started,
-                started_at,
-                outcome: None,
-                response_started: None,
-                responded: None,
-                runtime_ready: None,
-            },
+            Invocation::begun(
+                &request_id,
+                event.invocation_id.clone(),
+                (started, started_at),
+            ),
         );
         concurrent.queued.push_back(event);
         concurrent.peak = concurrent.peak.max(concurrent.in_flight.len());

@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::sync::{Mutex, oneshot};
 
@@ -310,12 +311,37 @@ impl Environment {
         rx.await.expect("the invoke phase always answers")
     }
 
-    /// Runtime workers waiting in `next` now (Managed Instances).
-    pub fn waiting_workers(&self) -> usize {
-        self.core.shared.lock().concurrent.parked
+    /// Waits until `workers` runtime workers wait in `next` (Managed
+    /// Instances: each asks for more after its answer), for at most
+    /// `within`; whether they did.
+    pub async fn wait_for_waiting_workers(&self, workers: usize, within: Duration) -> bool {
+        self.wait_for_concurrent(within, |c| c.parked >= workers)
+            .await
     }
 
-    /// The most invocations that were in flight at once (Managed Instances).
+    /// Waits until `invocations` have been in flight at once (one at most
+    /// in the classic environment), for at most `within`; whether they were.
+    pub async fn wait_for_in_flight(&self, invocations: usize, within: Duration) -> bool {
+        self.wait_for_concurrent(within, |c| c.peak >= invocations)
+            .await
+    }
+
+    async fn wait_for_concurrent(
+        &self,
+        within: Duration,
+        done: impl Fn(&crate::state::Concurrent) -> bool,
+    ) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        self.core
+            .shared
+            .wait_until(Some(deadline), |st| done(&st.concurrent).then_some(()))
+            .await
+            .is_some()
+    }
+
+    /// The most invocations that were in flight at once: one in the classic
+    /// environment once any has run, up to the maximum concurrency on
+    /// Managed Instances.
     pub fn most_in_flight(&self) -> usize {
         self.core.shared.lock().concurrent.peak
     }

@@ -104,17 +104,9 @@ pub(crate) async fn run(
     }
     shared.journal.platform("platform.start", start);
     let subscribers = shared.update(|st| {
-        st.invocation = Some(Invocation {
-            request_id: request_id.clone(),
-            invocation_id: None,
-            dispatched: false,
-            started,
-            started_at,
-            outcome: None,
-            response_started: None,
-            responded: None,
-            runtime_ready: None,
-        });
+        // One at a time here: the most in flight is one once any has run.
+        st.concurrent.peak = st.concurrent.peak.max(1);
+        st.invocation = Some(Invocation::begun(&request_id, None, (started, started_at)));
         st.runtime.event = Some(RuntimeEvent {
             request_id: request_id.clone(),
             deadline_ms,
