@@ -51,6 +51,10 @@ pub enum InitType {
     /// environment serves up to `max_concurrency` invocations at once, is
     /// never frozen, and takes no INVOKE subscribers and no Logs API.
     ManagedInstances,
+    /// SnapStart (docs/src/snapstart.md): Init runs once and ends in a
+    /// snapshot; each new environment starts with a Restore phase instead,
+    /// and takes its credentials from an endpoint rather than from keys.
+    SnapStart,
 }
 
 impl InitType {
@@ -59,6 +63,7 @@ impl InitType {
             InitType::OnDemand => "on-demand",
             InitType::ProvisionedConcurrency => "provisioned-concurrency",
             InitType::ManagedInstances => "lambda-managed-instances",
+            InitType::SnapStart => "snap-start",
         }
     }
 }
@@ -71,16 +76,21 @@ impl std::str::FromStr for InitType {
             "on-demand" => Ok(InitType::OnDemand),
             "provisioned-concurrency" => Ok(InitType::ProvisionedConcurrency),
             "lambda-managed-instances" => Ok(InitType::ManagedInstances),
+            "snap-start" => Ok(InitType::SnapStart),
             other => Err(format!(
-                "unknown init type {other:?}: on-demand, provisioned-concurrency or lambda-managed-instances"
+                "unknown init type {other:?}: on-demand, provisioned-concurrency, lambda-managed-instances or snap-start"
             )),
         }
     }
 }
 
 /// Provisioned concurrency's Init limit: 130 s, or the function timeout if
-/// that is longer. Managed Instances have the same.
+/// that is longer. Managed Instances and SnapStart have the same.
 pub const PROVISIONED_INIT_LIMIT: Duration = Duration::from_secs(130);
+
+/// SnapStart: how long the runtime may take, from the restore to its
+/// first `next` (its after-restore hooks included).
+pub const RESTORE_LIMIT: Duration = Duration::from_secs(10);
 
 /// The invocations one Managed Instances environment may serve at once:
 /// the sandbox's bound (Lambda's depends on the runtime and the vCPUs).
@@ -161,6 +171,10 @@ pub struct Config {
     pub max_concurrency: u32,
     /// What a caller of `serve` gets when every slot is taken.
     pub busy_answer: BusyAnswer,
+    /// With SnapStart: how long a restore may take, from the release of
+    /// `/runtime/restore/next` to the runtime's first `next`. Lambda
+    /// documents 10 s.
+    pub restore_timeout: Duration,
     /// The tenant this environment serves, with tenant isolation: the
     /// runtime gets it with each event (`Lambda-Runtime-Aws-Tenant-Id`), and
     /// `platform.start` and `platform.runtimeDone` carry it (`tenantId`).
@@ -283,6 +297,7 @@ impl Default for Config {
             init_type: InitType::OnDemand,
             max_concurrency: 8,
             busy_answer: BusyAnswer::TooManyRequests,
+            restore_timeout: RESTORE_LIMIT,
             tenant_id: None,
             managed_logs_api_status: 404,
             freeze: true,
@@ -322,6 +337,7 @@ impl Config {
         };
         within("the function timeout", self.timeout, MAX_TIMEOUT)?;
         within("the Init timeout", self.init_timeout, MAX_TIMEOUT)?;
+        within("the restore timeout", self.restore_timeout, MAX_TIMEOUT)?;
         if self.max_log_line_bytes < 1024 {
             return Err(format!(
                 "the log line limit is {} bytes: it must be at least 1024",
@@ -416,12 +432,12 @@ impl Config {
     }
 
     /// How long Init may take: `init_timeout` on demand; with provisioned
-    /// concurrency or on Managed Instances 130 s or the function timeout,
-    /// whichever is longer.
+    /// concurrency, on Managed Instances and with SnapStart 130 s or the
+    /// function timeout, whichever is longer.
     pub fn init_limit(&self) -> Duration {
         match self.init_type {
             InitType::OnDemand => self.init_timeout,
-            InitType::ProvisionedConcurrency | InitType::ManagedInstances => {
+            InitType::ProvisionedConcurrency | InitType::ManagedInstances | InitType::SnapStart => {
                 PROVISIONED_INIT_LIMIT.max(self.timeout)
             }
         }
@@ -430,6 +446,11 @@ impl Config {
     /// Whether the environment runs as a Managed Instances one.
     pub fn managed_instances(&self) -> bool {
         self.init_type == InitType::ManagedInstances
+    }
+
+    /// Whether Init ends in a snapshot that each environment restores.
+    pub fn snapstart(&self) -> bool {
+        self.init_type == InitType::SnapStart
     }
 
     /// How many invocations the environment serves at once.

@@ -29,7 +29,7 @@ pub mod streams;
 
 // The library's paths, kept flat for its users.
 pub use config::{BusyAnswer, Config, InitType, ShutdownBudgets};
-pub use lifecycle::environment::{Busy, Environment, Registration, StartError};
+pub use lifecycle::environment::{Busy, Environment, NoSnapshot, Registration, StartError};
 pub use lifecycle::invocation::{InvokeRequest, InvokeResult, Status};
 pub use packaging::package::Package;
 pub use packaging::{layers, managed_runtime, package};

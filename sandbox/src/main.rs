@@ -66,10 +66,19 @@ pub struct EnvironmentArgs {
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     init_timeout: Duration,
     /// on-demand, provisioned-concurrency (Init ahead of any invocation,
-    /// within 130 s or the function timeout), or lambda-managed-instances
-    /// (as --managed-instances).
+    /// within 130 s or the function timeout), lambda-managed-instances
+    /// (as --managed-instances) or snap-start (as --snapstart).
     #[arg(long, default_value = "on-demand")]
     init_type: lambda_sandbox::config::InitType,
+    /// SnapStart: Init once, ending in a snapshot; each new environment
+    /// starts with a Restore phase (after-restore hooks, fresh credentials
+    /// from a credentials endpoint) instead of an Init.
+    #[arg(long, conflicts_with_all = ["init_type", "managed_instances"])]
+    snapstart: bool,
+    /// SnapStart: how long the runtime may take from the restore to its
+    /// first next, its after-restore hooks included, in seconds (Lambda: 10).
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    restore_timeout: Duration,
     /// Run as Lambda Managed Instances: up to --max-concurrency invocations
     /// at once, no freeze, SHUTDOWN-only extensions, no Logs API, Telemetry
     /// with schema 2025-01-29 only.
@@ -180,6 +189,10 @@ struct RunArgs {
     /// How many times to send the list of events.
     #[arg(long, default_value_t = 1)]
     invocations: usize,
+    /// SnapStart: restore the snapshot into this many environments, one
+    /// after another, each sent the events (1 to 100).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_restores)]
+    restores: u32,
     /// Write responses.ndjson and platform.ndjson here.
     #[arg(long, value_name = "DIR")]
     output: Option<PathBuf>,
@@ -228,6 +241,13 @@ fn parse_concurrency(s: &str) -> Result<u32, String> {
                 range.end()
             )
         })
+}
+
+fn parse_restores(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=100).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number of restores: 1 to 100")),
+    }
 }
 
 fn parse_memory(s: &str) -> Result<u32, String> {
@@ -299,9 +319,12 @@ impl EnvironmentArgs {
             init_timeout: self.init_timeout,
             init_type: if self.managed_instances {
                 lambda_sandbox::config::InitType::ManagedInstances
+            } else if self.snapstart {
+                lambda_sandbox::config::InitType::SnapStart
             } else {
                 self.init_type
             },
+            restore_timeout: self.restore_timeout,
             max_concurrency: self.max_concurrency,
             busy_answer: self.busy_status,
             freeze: !self.no_freeze,
@@ -334,16 +357,31 @@ fn read_event(arg: &str) -> Result<String, String> {
     Ok(text)
 }
 
+/// How often `run` sends its events.
+struct Repeats {
+    /// The list of events, this many times.
+    invocations: usize,
+    /// SnapStart: into this many environments restored from the snapshot.
+    restores: u32,
+}
+
 /// Exit status: 0 when every invocation succeeded, 1 when one failed, 2 when
 /// the environment could not start, 130 when a signal stopped the run, 70
 /// when a task of the sandbox failed (the environment is shut down first).
 async fn run(
     config: Config,
     events: Vec<String>,
-    invocations: usize,
+    repeats: Repeats,
     output_dir: Option<PathBuf>,
 ) -> ExitCode {
     let mut config = config;
+    if repeats.restores > 1 && !config.snapstart() {
+        eprintln!(
+            "lambda-sandbox: --restores {} restores a SnapStart snapshot: add --snapstart",
+            repeats.restores
+        );
+        return ExitCode::from(2);
+    }
     if let (None, Some(dir)) = (&config.s3_dir, &output_dir) {
         config.s3_dir = Some(dir.join("s3"));
     }
@@ -408,7 +446,7 @@ async fn run(
             write_error.get_or_insert(err);
         }
     };
-    let payloads = (0..invocations).flat_map(|_| events.iter().cloned());
+    let payloads = (0..repeats.invocations).flat_map(|_| events.iter().cloned());
     if env.config().managed_instances() {
         // All at once: the environment takes as many as it serves at once,
         // and the rest wait for a free slot.
@@ -429,18 +467,28 @@ async fn run(
             }
         }
     } else {
-        for payload in payloads {
-            if stopping.load(Ordering::SeqCst) {
-                break;
+        for restore in 1..=repeats.restores {
+            if restore > 1 && !stopping.load(Ordering::SeqCst) {
+                println!(
+                    "         [caller] a new environment from the snapshot ({restore} of {})",
+                    repeats.restores
+                );
+                // Refused only without SnapStart, which was checked above.
+                let _ = env.restore_anew().await;
             }
-            let result = env
-                .invoke(InvokeRequest {
-                    payload: payload.into(),
-                    ..InvokeRequest::default()
-                })
-                .await;
-            record(&result);
-            env.wait_idle().await;
+            for payload in payloads.clone() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let result = env
+                    .invoke(InvokeRequest {
+                        payload: payload.into(),
+                        ..InvokeRequest::default()
+                    })
+                    .await;
+                record(&result);
+                env.wait_idle().await;
+            }
         }
     }
     env.shutdown().await;
@@ -677,7 +725,10 @@ async fn main() -> ExitCode {
                     run(
                         args.environment.to_config(),
                         events,
-                        args.invocations,
+                        Repeats {
+                            invocations: args.invocations,
+                            restores: args.restores,
+                        },
                         args.output,
                     )
                     .await

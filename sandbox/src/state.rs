@@ -35,6 +35,8 @@ pub struct Shared {
     pub network: std::sync::OnceLock<Network>,
     /// Who talked to whom and when, for the lifecycle picture.
     pub timeline: Timeline,
+    /// With SnapStart: what the credentials endpoint serves.
+    pub credentials: Credentials,
 }
 
 /// Everything the APIs and the phases share about the current generation,
@@ -76,6 +78,9 @@ pub struct RuntimeState {
     pub event: Option<RuntimeEvent>,
     /// What the runtime reported through `/runtime/init/error`.
     pub init_error: Option<FunctionError>,
+    /// With SnapStart: what the runtime reported through
+    /// `/runtime/restore/error` (or `/runtime/init/error`) while restoring.
+    pub restore_error: Option<FunctionError>,
     /// Set when the runtime process exits, with Lambda's description.
     pub exit: Option<String>,
 }
@@ -139,6 +144,12 @@ pub enum RuntimePhase {
     Initializing,
     /// Waiting in `next` with no invocation.
     Ready,
+    /// SnapStart: waiting in `/runtime/restore/next`, which ends Init; the
+    /// snapshot holds the runtime here.
+    RestoreReady,
+    /// SnapStart: released from `/runtime/restore/next`, running its
+    /// after-restore hooks until its first `next`.
+    Restoring,
     Invoking {
         request_id: String,
         responded: bool,
@@ -309,6 +320,53 @@ impl Extensions {
     }
 }
 
+/// With SnapStart the processes get no keys: they ask the Runtime API's
+/// credentials endpoint, with a token from their environment, as a
+/// container does (docs/src/snapstart.md#credentials). The keys are the
+/// ones the local S3 endpoint accepts; each restore issues a new session
+/// token, as Lambda hands a restored environment fresh credentials.
+pub struct Credentials {
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`: fixed for the environment's
+    /// life, as the snapshot holds the processes' variables.
+    pub token: String,
+    issued: Mutex<Issued>,
+}
+
+/// One issue of credentials: a session token and when it expires.
+#[derive(Clone)]
+pub struct Issued {
+    pub session_token: String,
+    pub expiration: DateTime<Utc>,
+}
+
+impl Credentials {
+    /// How long issued credentials last, as Lambda's do.
+    const LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(6);
+
+    pub fn issue() -> Self {
+        Credentials {
+            token: Uuid::new_v4().to_string(),
+            issued: Mutex::new(Self::fresh()),
+        }
+    }
+
+    fn fresh() -> Issued {
+        Issued {
+            session_token: format!("sandbox-session-{}", Uuid::new_v4().simple()),
+            expiration: Utc::now() + Self::LIFETIME,
+        }
+    }
+
+    /// New credentials for a restored environment; the old token is spent.
+    pub fn rotate(&self) {
+        *self.issued.lock().unwrap() = Self::fresh();
+    }
+
+    pub fn current(&self) -> Issued {
+        self.issued.lock().unwrap().clone()
+    }
+}
+
 impl Shared {
     pub fn new(config: Arc<Config>, journal: Arc<Journal>) -> Self {
         Shared {
@@ -320,6 +378,7 @@ impl Shared {
             frozen: tokio::sync::watch::Sender::new(false),
             network: std::sync::OnceLock::new(),
             timeline: Timeline::default(),
+            credentials: Credentials::issue(),
         }
     }
 

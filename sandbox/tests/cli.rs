@@ -405,3 +405,54 @@ fn a_bad_max_concurrency_is_refused_with_the_range() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("from 1 to 1024"), "{stderr}");
 }
+
+#[test]
+fn run_with_snapstart_restores_into_each_environment_it_is_asked_for() {
+    let package = Package::temporary("cli-snapstart").unwrap();
+    package
+        .bootstrap(&support::fixture("snapstart_function"))
+        .unwrap();
+    let out = package.root().join("out");
+    let status = sandbox()
+        .args(["run", "--snapstart", "--restores", "3"])
+        .arg("--task-root")
+        .arg(package.task_root())
+        .args(["--event", "{}", "--invocations", "2", "--output"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    // Each of the 3 environments got the 2 invocations; the hook ran once
+    // in each, so each pair shares an id that no other pair has.
+    let responses = support::read_ndjson(&out.join("responses.ndjson"));
+    let ids: Vec<&str> = responses
+        .iter()
+        .map(|r| r["payload"]["restoreId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 6);
+    for pair in ids.chunks(2) {
+        assert_eq!(pair[0], pair[1], "{ids:?}");
+    }
+    assert!(
+        ids[0] != ids[2] && ids[2] != ids[4] && ids[0] != ids[4],
+        "{ids:?}"
+    );
+    let platform = support::read_ndjson(&out.join("platform.ndjson"));
+    let count = |kind: &str| platform.iter().filter(|r| r["type"] == kind).count();
+    assert_eq!(count("platform.initStart"), 1);
+    assert_eq!(count("platform.restoreStart"), 3);
+    assert_eq!(count("platform.start"), 6);
+}
+
+#[test]
+fn restores_without_snapstart_are_refused() {
+    let output = sandbox().args(["run", "--restores", "2"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("add --snapstart"), "{stderr}");
+}

@@ -3,10 +3,12 @@
 //! subscriptions (`subscriptions`) under their version prefixes, on
 //! loopback. What they share, errors and bounded bodies, is in `http`.
 
+pub mod credentials;
 pub mod extensions;
 pub mod http;
 pub mod runtime;
 pub mod runtime_concurrent;
+pub mod runtime_restore;
 pub mod subscriptions;
 
 use std::net::SocketAddr;
@@ -21,7 +23,7 @@ use crate::state::Shared;
 use http::ApiError;
 
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(runtime::next))
         .route(
             "/2018-06-01/runtime/invocation/{request_id}/response",
@@ -43,7 +45,23 @@ pub fn router(shared: Arc<Shared>) -> Router {
             post(extensions::exit_error),
         )
         .route("/2020-08-15/logs", put(subscriptions::logs))
-        .route("/2022-07-01/telemetry", put(subscriptions::telemetry))
+        .route("/2022-07-01/telemetry", put(subscriptions::telemetry));
+    // The restore endpoints and the credentials exist only with SnapStart.
+    let routes = if shared.config.snapstart() {
+        routes
+            .route(
+                "/2018-06-01/runtime/restore/next",
+                get(runtime_restore::next),
+            )
+            .route(
+                "/2018-06-01/runtime/restore/error",
+                post(runtime_restore::error),
+            )
+            .route("/2021-04-23/credentials", get(credentials::get))
+    } else {
+        routes
+    };
+    routes
         .fallback(not_found)
         // Every handler reads its body with its own limit (`LimitedBody`).
         .layer(DefaultBodyLimit::disable())

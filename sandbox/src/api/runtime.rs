@@ -41,6 +41,8 @@ pub async fn next(State(shared): State<Arc<Shared>>) -> Result<Response, ApiErro
                 st.runtime.phase = RuntimePhase::Ready;
                 st.gates.registration_open = false;
             }
+            // The first `next` after a restore ends the restore.
+            RuntimePhase::Restoring => st.runtime.phase = RuntimePhase::Ready,
             RuntimePhase::Invoking {
                 responded: true, ..
             } => {
@@ -215,6 +217,12 @@ pub async fn init_error(
         label: error.error_type.clone(),
     });
     shared.update(|st| {
+        // While restoring, an Init error is a restore error (older runtimes
+        // know no other).
+        if st.runtime.phase == RuntimePhase::Restoring {
+            st.runtime.restore_error.get_or_insert(error);
+            return Ok(());
+        }
         if st.runtime.phase != RuntimePhase::Initializing {
             return Err(ApiError::forbidden(
                 "InvalidStateTransition",
@@ -416,7 +424,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// The error as the platform records it: the normalised type for telemetry,
 /// the runtime's JSON body (or one built from its text) for the caller.
-fn function_error(headers: &HeaderMap, payload: &[u8]) -> FunctionError {
+pub(super) fn function_error(headers: &HeaderMap, payload: &[u8]) -> FunctionError {
     let error_type = normalise_error_type(header_str(headers, ERROR_TYPE_HEADER).unwrap_or(""));
     let body = match serde_json::from_slice::<Value>(payload) {
         Ok(v @ Value::Object(_)) => v,
@@ -449,11 +457,13 @@ pub fn normalise_error_type(raw: &str) -> String {
     }
 }
 
-fn phase_name(phase: &RuntimePhase) -> &'static str {
+pub(super) fn phase_name(phase: &RuntimePhase) -> &'static str {
     match phase {
         RuntimePhase::NotStarted => "NotStarted",
         RuntimePhase::Initializing => "Initializing",
         RuntimePhase::Ready => "Ready",
+        RuntimePhase::RestoreReady => "RestoreReady",
+        RuntimePhase::Restoring => "Restoring",
         RuntimePhase::Invoking {
             responded: false, ..
         } => "Invoking",

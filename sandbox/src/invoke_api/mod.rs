@@ -578,6 +578,22 @@ fn busy_answer(env: &Environment, busy: Busy) -> Response {
     }
 }
 
+/// A SnapStart restore that failed is the service's error, not the
+/// function's: 400 `SnapStartException` when an after-restore hook failed,
+/// 408 `SnapStartTimeoutException` when the hooks overran.
+fn restore_refusal(result: &InvokeResult) -> Option<ServiceError> {
+    let (status, error_type) = match result.error_type.as_deref()? {
+        "SnapStartException" => (StatusCode::BAD_REQUEST, "SnapStartException"),
+        "SnapStartTimeoutException" => (StatusCode::REQUEST_TIMEOUT, "SnapStartTimeoutException"),
+        _ => return None,
+    };
+    let message = serde_json::from_slice::<serde_json::Value>(&result.payload)
+        .ok()
+        .and_then(|body| body["errorMessage"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    Some(service_error(status, error_type, message))
+}
+
 /// The environment that serves this request: the function's one, or, with
 /// tenant isolation, the tenant's own.
 async fn environment(front: &Front, headers: &HeaderMap) -> Result<Environment, ServiceError> {
@@ -652,6 +668,9 @@ async fn invoke_sync(
         Ok(result) => result,
         Err(busy) => return busy_answer(env, busy),
     };
+    if let Some(refusal) = restore_refusal(&result) {
+        return refusal.into_response();
+    }
     let mut response = (StatusCode::OK, result.payload.clone()).into_response();
     let out = response.headers_mut();
     answer_headers(out, front, &result);
@@ -719,6 +738,9 @@ async fn invoke_with_response_stream(
         Ok(result) => result,
         Err(busy) => return busy_answer(&env, busy),
     };
+    if let Some(refusal) = restore_refusal(&result) {
+        return refusal.into_response();
+    }
     let tail = header_str(&headers, "x-amz-log-type") == Some("Tail");
     let log = if tail {
         Some(log_tail(&env, mark).await)

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Mutex;
 
 use crate::isolation::{self, Isolation};
-use crate::packaging::env_vars::Folders;
+use crate::packaging::env_vars::{Endpoints, Folders};
 use crate::packaging::layers::Layout;
 use crate::packaging::process::Process;
 use crate::stand_ins::appconfig_agent::AppConfigAgent;
@@ -27,6 +27,13 @@ pub(crate) struct Instance {
     pub initialized: bool,
     /// The Init duration, reported with the first invoke after it.
     pub init_duration_ms: Option<f64>,
+    /// SnapStart: an Init has succeeded, so there is a snapshot to restore
+    /// (kept across resets, as a published version keeps its snapshot).
+    pub snapshot_taken: bool,
+    /// SnapStart: the processes have been restored from the snapshot.
+    pub restored: bool,
+    /// The restore's duration, reported with the first invoke after it.
+    pub restore_duration_ms: Option<f64>,
 }
 
 impl Instance {
@@ -94,6 +101,15 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    /// Where the processes find the platform.
+    pub fn endpoints(&self) -> Endpoints<'_> {
+        Endpoints {
+            runtime_api: self.runtime_api_inside.to_string(),
+            services: &self.service_env,
+            credentials_token: &self.shared.credentials.token,
+        }
+    }
+
     /// The task root and the layers as the processes see them.
     pub fn process_folders(&self) -> Folders {
         match &self.isolation {

@@ -75,6 +75,11 @@ pub struct Busy {
     pub in_flight: usize,
 }
 
+/// Only a SnapStart environment has a snapshot to restore.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the environment does not run with SnapStart: there is no snapshot to restore")]
+pub struct NoSnapshot;
+
 /// An extension as it registered.
 #[derive(Debug, Clone)]
 pub struct Registration {
@@ -440,6 +445,21 @@ impl Environment {
     /// [`Environment::shutdown`] can start without waiting for them.
     pub fn terminate(&self) {
         self.core.shared.terminate();
+    }
+
+    /// With SnapStart: ends the restored processes (a Shutdown, reason
+    /// `spindown`), so that the next invoke restores the snapshot into new
+    /// ones, as Lambda does for each environment it adds when it scales
+    /// out. Without SnapStart there is no snapshot: this is refused.
+    pub async fn restore_anew(&self) -> Result<(), NoSnapshot> {
+        if !self.core.shared.config.snapstart() {
+            return Err(NoSnapshot);
+        }
+        let mut instance = self.core.instance.lock().await;
+        if instance.initialized {
+            shutdown::run(&self.core, &mut instance, shutdown::Reason::Spindown).await;
+        }
+        Ok(())
     }
 
     /// Shuts the environment down with reason `spindown`.

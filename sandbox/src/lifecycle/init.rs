@@ -22,13 +22,23 @@ use crate::streams::timeline::{Lane, Mark, Phase as TimelinePhase};
 pub enum Phase {
     Init,
     Invoke,
+    /// SnapStart: Init run again, unrecorded, to bring new processes to the
+    /// snapshot (docs/src/snapstart.md#what-the-sandbox-cannot-copy).
+    Replay,
 }
 
 impl Phase {
     fn as_str(self) -> &'static str {
         match self {
-            Phase::Init => "init",
+            Phase::Init | Phase::Replay => "init",
             Phase::Invoke => "invoke",
+        }
+    }
+
+    fn title(self) -> String {
+        match self {
+            Phase::Replay => "Init (re-creating the snapshot)".into(),
+            phase => format!("Init ({})", phase.as_str()),
         }
     }
 }
@@ -65,8 +75,15 @@ pub(crate) async fn run(
     let init_type = config.init_type.as_str();
     shared.timeline.mark(Mark::Begin {
         phase: TimelinePhase::Init,
-        label: format!("Init ({})", phase.as_str()),
+        label: phase.title(),
     });
+    // Lambda's records show the Init behind a snapshot once, when it ran.
+    shared.journal.mute(phase == Phase::Replay);
+    if phase == Phase::Replay {
+        shared.journal.note(
+            "re-creating the snapshot: the sandbox cannot copy a process, so it runs Init again into new processes, unrecorded",
+        );
+    }
     let mut init_start = json!({
         "initializationType": init_type,
         "phase": phase.as_str(),
@@ -117,8 +134,12 @@ pub(crate) async fn run(
         })
         .await?;
         launch_runtime(core, inst, generation).await?;
+        // With SnapStart, `/restore/next` ends the runtime's Init too.
         wait_for(core, deadline, "the runtime's first next", |st| {
-            st.runtime.phase == RuntimePhase::Ready
+            matches!(
+                st.runtime.phase,
+                RuntimePhase::Ready | RuntimePhase::RestoreReady
+            )
         })
         .await?;
         wait_for(core, deadline, "every extension's first next", |st| {
@@ -131,7 +152,7 @@ pub(crate) async fn run(
 
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let init_span = span("initPhase", started_at, duration_ms);
-    match result {
+    let outcome = match result {
         Ok(()) => {
             shared.journal.platform(
                 "platform.initRuntimeDone",
@@ -157,13 +178,22 @@ pub(crate) async fn run(
             shared.timeline.mark(Mark::End {
                 phase: TimelinePhase::Init,
             });
-            if inst.freeze(core) {
+            let frozen = inst.freeze(core);
+            if config.snapstart() {
+                inst.snapshot_taken = true;
+                shared.journal.note(if frozen {
+                    "snapshot: the processes are frozen as they are until a restore"
+                } else {
+                    "snapshot: the processes wait, unfrozen (--no-freeze), for a restore"
+                });
+            } else if frozen {
                 shared
                     .journal
                     .note("environment frozen until the next invoke");
             }
             inst.initialized = true;
-            // A provisioned Init ran ahead of traffic: no invocation waited for it.
+            // A provisioned Init ran ahead of traffic: no invocation waited
+            // for it. A restored environment reports its restore instead.
             inst.init_duration_ms = (config.init_type == InitType::OnDemand
                 || phase == Phase::Invoke)
                 .then_some(duration_ms);
@@ -206,7 +236,9 @@ pub(crate) async fn run(
             shutdown::run(core, inst, shutdown::Reason::Failure).await;
             Err(failure)
         }
-    }
+    };
+    shared.journal.mute(false);
+    outcome
 }
 
 async fn launch_extensions(
@@ -215,12 +247,7 @@ async fn launch_extensions(
     generation: u64,
 ) -> Result<(), InitFailure> {
     let shared = &core.shared;
-    let env = env_vars::extension(
-        &shared.config,
-        &core.runtime_api_inside.to_string(),
-        &core.process_folders(),
-        &core.service_env,
-    );
+    let env = env_vars::extension(&shared.config, &core.endpoints(), &core.process_folders());
     for (name, path) in &core.layout.extensions {
         let watcher = shared.clone();
         let exited = name.clone();
@@ -316,9 +343,8 @@ async fn launch_runtime(
     };
     env.extend(env_vars::runtime(
         &shared.config,
-        &core.runtime_api_inside.to_string(),
+        &core.endpoints(),
         &core.process_folders(),
-        &core.service_env,
     ));
     shared.update(|st| st.runtime.phase = RuntimePhase::Initializing);
     let watcher = shared.clone();

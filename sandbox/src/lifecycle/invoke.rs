@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::core::{Core, Instance};
 use super::invocation::{InvokeRequest, InvokeResult, Status};
-use super::{init, shutdown};
+use super::{init, restore, shutdown};
 use crate::packaging::process::Process;
 use crate::state::{FunctionError, Invocation, Outcome, RuntimeEvent, Shared, State};
 use crate::streams::journal::{round2, span};
@@ -45,8 +45,15 @@ pub(crate) async fn run(
         return;
     }
 
+    // With SnapStart, processes brought up after the first snapshot are
+    // brought to it out of sight: Lambda restores the snapshot instead.
+    let init_phase = if inst.snapshot_taken {
+        init::Phase::Replay
+    } else {
+        init::Phase::Invoke
+    };
     if !inst.initialized
-        && let Err(failure) = init::run(core, inst, init::Phase::Invoke).await
+        && let Err(failure) = init::run(core, inst, init_phase).await
     {
         // The invoke carries the Init error; the environment was reset.
         let status = if failure.timed_out {
@@ -81,6 +88,19 @@ pub(crate) async fn run(
         shared.timeline.mark(Mark::End {
             phase: Phase::Invoke,
         });
+        return;
+    }
+
+    // A new SnapStart environment starts from the snapshot. When that
+    // fails the invocation never starts: the caller gets the service's error.
+    if config.snapstart()
+        && !inst.restored
+        && let Err(error) = restore::run(core, inst).await
+    {
+        shared
+            .timeline
+            .message(Lane::Platform, Lane::Caller, &error.error_type);
+        let _ = respond.send(error_result(&request_id, Status::Failure, &error));
         return;
     }
 
@@ -438,6 +458,9 @@ fn report_record(
     });
     if let Some(init) = inst.init_duration_ms.take() {
         metrics["initDurationMs"] = json!(round2(init));
+    }
+    if let Some(restore) = inst.restore_duration_ms.take() {
+        metrics["restoreDurationMs"] = json!(round2(restore));
     }
     let mut record =
         json!({"requestId": request_id, "status": status.to_string(), "metrics": metrics});

@@ -163,6 +163,8 @@ pub(crate) async fn run(core: &Core, inst: &mut Instance, reason: Reason) {
     inst.extensions.clear();
     inst.initialized = false;
     inst.init_duration_ms = None;
+    inst.restored = false;
+    inst.restore_duration_ms = None;
     shared.timeline.mark(Mark::End {
         phase: Phase::Shutdown,
     });

@@ -89,6 +89,7 @@ pub fn svg(entries: &[Entry], left_out: usize) -> String {
         let fill = match phase {
             Phase::Init => "#dbe8fb",
             Phase::Invoke => "#dcf0e0",
+            Phase::Restore => "#ece0f6",
             Phase::Shutdown => "#f8dedb",
         };
         let _ = writeln!(
@@ -103,7 +104,7 @@ pub fn svg(entries: &[Entry], left_out: usize) -> String {
     for (phase, label, from, _) in &bands {
         let title = match phase {
             Phase::Invoke => format!("Invoke {}", short(label)),
-            Phase::Init | Phase::Shutdown => label.clone(),
+            Phase::Init | Phase::Restore | Phase::Shutdown => label.clone(),
         };
         let _ = writeln!(
             out,

@@ -46,15 +46,44 @@ fn library_path(task_root: &Path, opt_dirs: &[std::path::PathBuf]) -> String {
     parts.join(":")
 }
 
+/// Where the processes find the platform: the Runtime API, the stand-ins
+/// for AWS services, and, with SnapStart, the token of the credentials
+/// endpoint.
+pub struct Endpoints<'a> {
+    pub runtime_api: String,
+    pub services: &'a [(String, String)],
+    pub credentials_token: &'a str,
+}
+
+/// The processes' AWS credentials: static keys, or with SnapStart the
+/// credentials endpoint and its token, as a container gets them.
+fn credentials(config: &Config, endpoints: &Endpoints) -> Vec<(String, String)> {
+    if config.snapstart() {
+        return vec![
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI".into(),
+                format!("http://{}/2021-04-23/credentials", endpoints.runtime_api),
+            ),
+            (
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN".into(),
+                endpoints.credentials_token.into(),
+            ),
+        ];
+    }
+    vec![
+        ("AWS_ACCESS_KEY_ID".into(), s3::ACCESS_KEY_ID.into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), s3::SECRET_ACCESS_KEY.into()),
+        ("AWS_SESSION_TOKEN".into(), "sandbox-session-token".into()),
+    ]
+}
+
 /// Variables the runtime and the extensions both receive.
-fn common(
-    config: &Config,
-    runtime_api: &str,
-    folders: &Folders,
-    services: &[(String, String)],
-) -> Vec<(String, String)> {
+fn common(config: &Config, endpoints: &Endpoints, folders: &Folders) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = vec![
-        ("AWS_LAMBDA_RUNTIME_API".into(), runtime_api.into()),
+        (
+            "AWS_LAMBDA_RUNTIME_API".into(),
+            endpoints.runtime_api.clone(),
+        ),
         (
             "AWS_LAMBDA_FUNCTION_NAME".into(),
             config.function_name.clone(),
@@ -73,9 +102,6 @@ fn common(
         ),
         ("AWS_REGION".into(), config.region.clone()),
         ("AWS_DEFAULT_REGION".into(), config.region.clone()),
-        ("AWS_ACCESS_KEY_ID".into(), s3::ACCESS_KEY_ID.into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), s3::SECRET_ACCESS_KEY.into()),
-        ("AWS_SESSION_TOKEN".into(), "sandbox-session-token".into()),
         ("TZ".into(), ":UTC".into()),
         ("LANG".into(), "en_US.UTF-8".into()),
         ("PATH".into(), host_path(&folders.layers)),
@@ -84,11 +110,12 @@ fn common(
             library_path(&folders.task_root, &folders.layers),
         ),
     ];
+    vars.extend(credentials(config, endpoints));
     if let Some(format) = config.log_format() {
         vars.push(("AWS_LAMBDA_LOG_FORMAT".into(), format.into()));
     }
     // Where the sandbox's stand-ins for AWS services listen.
-    vars.extend(services.iter().cloned());
+    vars.extend(endpoints.services.iter().cloned());
     // Customer variables come last so that they can override the defaults, as
     // on AWS; names starting with `_` are reserved and filtered out.
     vars.extend(
@@ -112,13 +139,7 @@ pub fn log_stream_name(config: &Config) -> String {
 }
 
 /// The runtime (`bootstrap`) set.
-pub fn runtime(
-    config: &Config,
-    runtime_api: &str,
-    folders: &Folders,
-    services: &[(String, String)],
-) -> Vec<(String, String)> {
-    let log_group = format!("/aws/lambda/{}", config.function_name);
+pub fn runtime(config: &Config, endpoints: &Endpoints, folders: &Folders) -> Vec<(String, String)> {
     let mut vars = vec![
         ("_HANDLER".to_string(), config.handler.clone()),
         (
@@ -126,8 +147,6 @@ pub fn runtime(
             folders.task_root.display().to_string(),
         ),
         ("LAMBDA_RUNTIME_DIR".into(), "/var/runtime".into()),
-        ("AWS_LAMBDA_LOG_GROUP_NAME".into(), log_group),
-        ("AWS_LAMBDA_LOG_STREAM_NAME".into(), log_stream_name(config)),
         (
             "AWS_XRAY_DAEMON_ADDRESS".into(),
             "169.254.79.129:2000".into(),
@@ -136,6 +155,15 @@ pub fn runtime(
         ("_AWS_XRAY_DAEMON_PORT".into(), "2000".into()),
         ("AWS_XRAY_CONTEXT_MISSING".into(), "LOG_ERROR".into()),
     ];
+    // A restored environment writes to a log stream of its own, so the
+    // snapshot cannot name one.
+    if !config.snapstart() {
+        vars.push((
+            "AWS_LAMBDA_LOG_GROUP_NAME".into(),
+            format!("/aws/lambda/{}", config.function_name),
+        ));
+        vars.push(("AWS_LAMBDA_LOG_STREAM_NAME".into(), log_stream_name(config)));
+    }
     // How many invocations the runtime may work on at once: for the
     // runtime only, not for the extensions.
     if config.managed_instances() {
@@ -145,18 +173,17 @@ pub fn runtime(
         ));
     }
     // Custom runtimes get no AWS_EXECUTION_ENV.
-    vars.extend(common(config, runtime_api, folders, services));
+    vars.extend(common(config, endpoints, folders));
     vars
 }
 
 /// The extension set: no handler, task root, log group or `_` variables.
 pub fn extension(
     config: &Config,
-    runtime_api: &str,
+    endpoints: &Endpoints,
     folders: &Folders,
-    services: &[(String, String)],
 ) -> Vec<(String, String)> {
-    common(config, runtime_api, folders, services)
+    common(config, endpoints, folders)
 }
 
 #[cfg(test)]
@@ -184,8 +211,13 @@ mod tests {
             "AWS_ENDPOINT_URL_S3".to_string(),
             "http://127.0.0.1:1".to_string(),
         )];
-        let rt = runtime(&config, "127.0.0.1:9001", &root, &services);
-        let ext = extension(&config, "127.0.0.1:9001", &root, &services);
+        let endpoints = Endpoints {
+            runtime_api: "127.0.0.1:9001".into(),
+            services: &services,
+            credentials_token: "token",
+        };
+        let rt = runtime(&config, &endpoints, &root);
+        let ext = extension(&config, &endpoints, &root);
         assert!(
             names(&rt).contains(&"AWS_ENDPOINT_URL_S3")
                 && names(&ext).contains(&"AWS_ENDPOINT_URL_S3")
@@ -223,8 +255,13 @@ mod tests {
             task_root: "/var/task".into(),
             layers: Vec::new(),
         };
-        let rt = runtime(&config, "127.0.0.1:9001", &root, &[]);
-        let ext = extension(&config, "127.0.0.1:9001", &root, &[]);
+        let endpoints = Endpoints {
+            runtime_api: "127.0.0.1:9001".into(),
+            services: &[],
+            credentials_token: "token",
+        };
+        let rt = runtime(&config, &endpoints, &root);
+        let ext = extension(&config, &endpoints, &root);
         let value = |vars: &[(String, String)], name: &str| {
             vars.iter()
                 .rev()
@@ -245,6 +282,52 @@ mod tests {
                 value(vars, "AWS_LAMBDA_LOG_FORMAT").as_deref(),
                 Some("JSON")
             );
+        }
+    }
+
+    #[test]
+    fn with_snapstart_credentials_come_from_the_endpoint_and_no_log_stream_is_named() {
+        let config = Config {
+            init_type: crate::config::InitType::SnapStart,
+            ..Config::default()
+        };
+        let root = Folders {
+            task_root: "/var/task".into(),
+            layers: Vec::new(),
+        };
+        let endpoints = Endpoints {
+            runtime_api: "127.0.0.1:9001".into(),
+            services: &[],
+            credentials_token: "the-token",
+        };
+        for vars in [
+            runtime(&config, &endpoints, &root),
+            extension(&config, &endpoints, &root),
+        ] {
+            let value = |name: &str| {
+                vars.iter()
+                    .rev()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            assert_eq!(
+                value("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+                Some("http://127.0.0.1:9001/2021-04-23/credentials")
+            );
+            assert_eq!(
+                value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+                Some("the-token")
+            );
+            assert_eq!(value("AWS_LAMBDA_INITIALIZATION_TYPE"), Some("snap-start"));
+            for absent in [
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_SESSION_TOKEN",
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+            ] {
+                assert_eq!(value(absent), None, "{absent} is set");
+            }
         }
     }
 }

@@ -64,6 +64,10 @@ pub struct Journal {
     /// The Logs and Telemetry subscribers, fed every new record.
     subscribers: Mutex<Vec<Arc<Subscriber>>>,
     echo: bool,
+    /// While set, platform events and log lines are printed (marked) but
+    /// neither kept nor delivered: SnapStart's re-creation of a snapshot,
+    /// which no record of Lambda's shows.
+    muted: std::sync::atomic::AtomicBool,
     /// Printed before every echoed line: which environment speaks, when
     /// several print to one terminal (a tenant's, with tenant isolation).
     label: Option<String>,
@@ -83,6 +87,7 @@ impl Journal {
             init_mark: Mutex::new(0),
             subscribers: Mutex::new(Vec::new()),
             echo,
+            muted: std::sync::atomic::AtomicBool::new(false),
             label: None,
             started: Instant::now(),
         }
@@ -113,7 +118,26 @@ impl Journal {
         let line = self
             .echo
             .then(|| format!("[platform] {}", describe(kind, &record)));
+        if self.is_muted() {
+            return self.print_muted(line);
+        }
         self.push(kind, record, line, true);
+    }
+
+    /// Keeps and delivers nothing from the platform or the processes until
+    /// unmuted (the narration still prints).
+    pub fn mute(&self, muted: bool) {
+        self.muted.store(muted, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn is_muted(&self) -> bool {
+        self.muted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn print_muted(&self, line: Option<String>) {
+        if let Some(line) = line {
+            self.print(&format!("(not recorded) {line}"));
+        }
     }
 
     /// Adds a subscriber; it first gets the records of the current Init, as
@@ -151,6 +175,9 @@ impl Journal {
             Source::Extension(name) => ("extension", format!("extension {name}")),
         };
         let printed = self.echo.then(|| format!("[{label}] {line}"));
+        if self.is_muted() {
+            return self.print_muted(printed);
+        }
         self.push(kind, Value::String(line), printed, true);
     }
 
@@ -283,6 +310,15 @@ fn describe(kind: &str, r: &Value) -> String {
             status(),
             metric("durationMs")
         ),
+        "platform.restoreStart" => {
+            format!("RESTORE_START Runtime Version: {}", s("runtimeVersion"))
+        }
+        "platform.restoreRuntimeDone" => format!("RESTORE_RUNTIME_DONE status: {}", status()),
+        "platform.restoreReport" => format!(
+            "RESTORE_REPORT status: {} Restore Duration: {:.2} ms",
+            status(),
+            metric("durationMs")
+        ),
         "platform.extension" => format!(
             "EXTENSION Name: {} State: {} Events: {}",
             s("name"),
@@ -319,6 +355,12 @@ fn describe(kind: &str, r: &Value) -> String {
                 line.push_str(&format!(
                     " Init Duration: {:.2} ms",
                     metric("initDurationMs")
+                ));
+            }
+            if r.pointer("/metrics/restoreDurationMs").is_some() {
+                line.push_str(&format!(
+                    " Restore Duration: {:.2} ms",
+                    metric("restoreDurationMs")
                 ));
             }
             if let Some(spans) = r.get("spans").and_then(Value::as_array) {

@@ -36,6 +36,8 @@ impl Lane {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Init,
+    /// SnapStart: a new environment from the snapshot.
+    Restore,
     Invoke,
     Shutdown,
 }
@@ -44,6 +46,7 @@ impl Phase {
     pub fn name(self) -> &'static str {
         match self {
             Phase::Init => "init",
+            Phase::Restore => "restore",
             Phase::Invoke => "invoke",
             Phase::Shutdown => "shutdown",
         }
