@@ -125,8 +125,13 @@ impl Journal {
     }
 
     /// Keeps and delivers nothing from the platform or the processes until
-    /// unmuted (the narration still prints).
+    /// unmuted (the narration still prints). A subscriber that comes while
+    /// muted is a new process's: it gets nothing from before, as the
+    /// earlier Init's records were not its own.
     pub fn mute(&self, muted: bool) {
+        if muted {
+            *self.init_mark.lock().unwrap() = self.len();
+        }
         self.muted.store(muted, std::sync::atomic::Ordering::SeqCst);
     }
 
