@@ -10,6 +10,9 @@ use std::time::Duration;
 /// environment serves several invocations at once and extensions get
 /// SHUTDOWN only.
 pub const MANAGED_INSTANCES: &str = "lambda-managed-instances";
+/// `AWS_LAMBDA_INITIALIZATION_TYPE` of a SnapStart function: Init ran once,
+/// before a snapshot, and this process was restored from it.
+pub const SNAP_START: &str = "snap-start";
 
 /// A setting that is missing or malformed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -108,6 +111,12 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             .is_some_and(|t| t.trim() == MANAGED_INSTANCES)
     }
 
+    /// Whether this process was initialised for a SnapStart snapshot.
+    pub fn snapstart(&self) -> bool {
+        self.optional("AWS_LAMBDA_INITIALIZATION_TYPE")
+            .is_some_and(|t| t.trim() == SNAP_START)
+    }
+
     /// `true`/`false` (also `1`/`0`), or `default` when unset.
     pub fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
         match self.optional(name).map(|v| v.trim().to_ascii_lowercase()) {
@@ -190,5 +199,12 @@ mod tests {
         );
         assert!(!env(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")]).managed_instances());
         assert!(!env(&[]).managed_instances());
+    }
+
+    #[test]
+    fn snapstart_is_told_by_the_initialization_type() {
+        assert!(env(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")]).snapstart());
+        assert!(!env(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")]).snapstart());
+        assert!(!env(&[]).snapstart());
     }
 }

@@ -136,3 +136,61 @@ pub async fn run_managed_instances(
         _package: package,
     })
 }
+
+/// How many environments the SnapStart walkthrough restores its snapshot into.
+pub const RESTORES: usize = 2;
+
+/// What happened with SnapStart.
+pub struct SnapStartStory {
+    /// One per restored environment, in order.
+    pub invocations: Vec<Invocation>,
+    pub records: Vec<Record>,
+    pub picture: String,
+    _package: Package,
+}
+
+/// The same two binaries with SnapStart: Init once, ending in a snapshot
+/// (the runtime waits in `/restore/next`), then `RESTORES` environments
+/// restored from it in turn, each invoked once. The runtime reads its
+/// credentials again after each restore; the extension notices the restore
+/// at its first INVOKE.
+pub async fn run_snapstart(
+    binaries: &Binaries,
+    settings: &Settings,
+) -> anyhow::Result<SnapStartStory> {
+    let package = settings
+        .place
+        .runtime_with_extension(binaries, "lifecycle-logger")?;
+    let env = Environment::start(Config {
+        handler: "function.handler".into(),
+        init_type: InitType::SnapStart,
+        env: vec![(
+            "LIFECYCLE_LOGGER_WORK_MS".into(),
+            settings.work_ms.to_string(),
+        )],
+        echo: settings.echo,
+        ..package.config()
+    })
+    .await?;
+    let mut invocations = Vec::new();
+    for restore in 1..=RESTORES {
+        if restore > 1 {
+            if settings.echo {
+                println!(
+                    "         [caller] a new environment from the snapshot ({restore} of {RESTORES})"
+                );
+            }
+            env.restore_anew().await?;
+        }
+        let event = format!(r#"{{"message":"environment {restore}"}}"#);
+        invocations.push(crate::invoke(&env, &event, settings.echo).await);
+        env.wait_idle().await;
+    }
+    env.shutdown().await;
+    Ok(SnapStartStory {
+        invocations,
+        records: env.records(),
+        picture: env.timeline_svg(),
+        _package: package,
+    })
+}

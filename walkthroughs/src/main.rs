@@ -14,15 +14,16 @@ use std::process::ExitCode;
 use lambda_sandbox::Status;
 use walkthroughs::{Binaries, Invocation, Place, appconfig, lifecycle, s3_log_shipper};
 
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 7] = [
     "lifecycle",
     "s3-log-shipper",
     "appconfig",
     "lifecycle-managed-instances",
     "s3-log-shipper-managed-instances",
     "appconfig-managed-instances",
+    "lifecycle-snapstart",
 ];
-const USAGE: &str = "usage: cargo walkthroughs [NAME] [--prebuilt DIR]\n       cargo walkthroughs --readmes|--check-readmes [--prebuilt DIR]\nNAME: lifecycle, s3-log-shipper, appconfig, or one of them followed by -managed-instances";
+const USAGE: &str = "usage: cargo walkthroughs [NAME] [--prebuilt DIR]\n       cargo walkthroughs --readmes|--check-readmes [--prebuilt DIR]\nNAME: lifecycle, s3-log-shipper, appconfig, or one of them followed by -managed-instances, or lifecycle-snapstart";
 
 /// What the command line asks for.
 #[derive(Default)]
@@ -113,7 +114,8 @@ async fn main() -> ExitCode {
             "s3-log-shipper-managed-instances" => {
                 shipper_managed_walkthrough(&binaries, place).await
             }
-            _ => appconfig_managed_walkthrough(&binaries, place).await,
+            "appconfig-managed-instances" => appconfig_managed_walkthrough(&binaries, place).await,
+            _ => lifecycle_snapstart_walkthrough(&binaries, place).await,
         }
         .and_then(|(succeeded, picture)| {
             let path = picture_path(name);
@@ -217,6 +219,20 @@ async fn lifecycle_managed_walkthrough(binaries: &Binaries, place: Place) -> Out
         place,
     };
     let story = lifecycle::run_managed_instances(binaries, &settings).await?;
+    Ok((all_succeeded(&story.invocations), story.picture))
+}
+
+async fn lifecycle_snapstart_walkthrough(binaries: &Binaries, place: Place) -> Outcome {
+    println!(
+        "\n== lifecycle with SnapStart: Init once, a snapshot, {} environments restored from it ==\n",
+        lifecycle::RESTORES
+    );
+    let settings = lifecycle::Settings {
+        work_ms: 200,
+        echo: true,
+        place,
+    };
+    let story = lifecycle::run_snapstart(binaries, &settings).await?;
     Ok((all_succeeded(&story.invocations), story.picture))
 }
 

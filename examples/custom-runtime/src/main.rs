@@ -11,9 +11,12 @@
 //!
 //! On Lambda Managed Instances it runs `AWS_LAMBDA_MAX_CONCURRENCY` copies
 //! of that loop at once, one thread each: that is all concurrent use of the
-//! Runtime API asks of a runtime.
+//! Runtime API asks of a runtime. With SnapStart it ends Init in
+//! `/runtime/restore/next` and, once restored, reads its credentials again
+//! before its first `next` (`restore.rs`).
 
 mod handler;
+mod restore;
 mod runtime_api;
 
 use std::process::ExitCode;
@@ -64,6 +67,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if shared::config::Env::process().snapstart() {
+        info!("Runtime: SnapStart: Init done; waiting in /restore/next for a restore");
+        if let Err(err) = api.restore_next() {
+            error!("Runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+        match restore::after_restore() {
+            Ok(done) => info!("Runtime: restored from the snapshot; {done}"),
+            Err(err) => {
+                error!("Runtime: after-restore hook failed: {}", err.message);
+                if let Err(post) = api.restore_error(&err) {
+                    error!("Runtime: could not report the restore error: {post}");
+                }
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     // On Lambda Managed Instances the platform sends several invocations at
     // once and says how many workers to run; elsewhere the variable is unset.
     let workers = match max_concurrency() {

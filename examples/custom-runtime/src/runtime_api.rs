@@ -98,6 +98,30 @@ impl RuntimeApi {
         })
     }
 
+    /// SnapStart: `GET /runtime/restore/next` ends Init in place of the
+    /// first `next`, and returns (200, empty) once this process has been
+    /// restored from the snapshot.
+    pub fn restore_next(&self) -> Result<(), String> {
+        let mut response = self
+            .agent
+            .get(format!("{}/restore/next", self.base))
+            .call()
+            .map_err(|e| format!("GET /runtime/restore/next failed: {e}"))?;
+        if response.status() != 200 {
+            return Err(format!(
+                "GET /runtime/restore/next: {}",
+                describe(&mut response)
+            ));
+        }
+        Ok(())
+    }
+
+    /// SnapStart: `POST /runtime/restore/error`, an after-restore hook failed.
+    pub fn restore_error(&self, error: &RuntimeError) -> Result<(), String> {
+        let url = format!("{}/restore/error", self.base);
+        self.post_error(&url, None, error)
+    }
+
     /// `POST /runtime/invocation/{id}/response`.
     pub fn respond(&self, invocation: &Invocation, body: &[u8]) -> Result<(), String> {
         let url = format!(

@@ -313,3 +313,50 @@ async fn on_managed_instances_its_workers_take_invocations_at_once() {
         "{lines:?}"
     );
 }
+
+#[tokio::test]
+async fn with_snapstart_each_restore_reads_its_credentials_again() {
+    let (_package, config) = setup("function.handler");
+    let env = Environment::start(Config {
+        init_type: lambda_sandbox::InitType::SnapStart,
+        ..config
+    })
+    .await
+    .unwrap();
+    for restore in 0..2 {
+        if restore > 0 {
+            env.restore_anew().await.unwrap();
+        }
+        let result = env
+            .invoke(InvokeRequest::json(&json!({"n": restore})))
+            .await;
+        assert_eq!(result.status, Status::Success, "{result:?}");
+        env.wait_idle().await;
+    }
+    env.shutdown().await;
+    let records = env.records();
+    // Init ended in /restore/next, and each restore ran the hook once,
+    // which found credentials of its own.
+    let lines = function_lines(&records);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("waiting in /restore/next"))
+            .count(),
+        1,
+        "{lines:?}"
+    );
+    let tokens: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split("session token #").nth(1))
+        .map(|rest| rest.split(',').next().unwrap())
+        .collect();
+    assert_eq!(tokens.len(), 2, "{lines:?}");
+    assert_ne!(tokens[0], tokens[1]);
+    let restores: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.kind == "platform.restoreReport")
+        .collect();
+    assert_eq!(restores.len(), 2);
+    assert!(restores.iter().all(|r| r.record["status"] == "success"));
+}

@@ -11,7 +11,15 @@
 //! On Lambda Managed Instances (`AWS_LAMBDA_INITIALIZATION_TYPE` is
 //! `lambda-managed-instances`) it registers for SHUTDOWN alone and does its
 //! work on a timer, every `LIFECYCLE_LOGGER_WORK_MS`.
+//!
+//! With SnapStart (`snap-start`) its Init runs once, before a snapshot, and
+//! it lives on in every environment restored from it. Lambda sends
+//! extensions no event at a restore, so it notices at its first INVOKE,
+//! and says so: that is where an extension refreshes what it must not keep
+//! from the snapshot.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use lambda_extension::{Error, Extension, LambdaEvent, NextEvent, service_fn};
@@ -42,7 +50,18 @@ async fn main() -> Result<(), Error> {
         work.as_millis()
     );
 
-    let processor = service_fn(move |event: LambdaEvent| handle(event, work));
+    // With SnapStart, the first event this process sees comes after a restore.
+    let restored = Arc::new(AtomicBool::new(env.snapstart()));
+    let processor = service_fn(move |event: LambdaEvent| {
+        if restored.swap(false, Ordering::SeqCst) {
+            info!(
+                "first event since Init: this environment was restored from a SnapStart \
+                 snapshot (extensions get no event at a restore); refresh here what \
+                 must not be shared across environments"
+            );
+        }
+        handle(event, work)
+    });
     Extension::new()
         .with_events(&["INVOKE", "SHUTDOWN"])
         .with_events_processor(processor)

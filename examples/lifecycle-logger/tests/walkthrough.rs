@@ -244,3 +244,59 @@ async fn on_managed_instances_it_registers_for_shutdown_and_works_on_its_timer()
     let shutdown = position(records, "extension", "SHUTDOWN received: reason spindown");
     assert!(tick < shutdown);
 }
+
+#[tokio::test]
+async fn with_snapstart_it_notices_each_restore_at_its_first_invoke() {
+    // The walkthrough `cargo walkthroughs lifecycle-snapstart` prints.
+    let binaries = Binaries::beside(Path::new(env!("CARGO_BIN_EXE_lifecycle-logger")));
+    let story = lifecycle::run_snapstart(
+        &binaries,
+        &lifecycle::Settings {
+            work_ms: 50,
+            echo: false,
+            place: Place::Temporary,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(story.invocations.len(), lifecycle::RESTORES);
+    for invocation in &story.invocations {
+        assert_eq!(invocation.result.status, Status::Success);
+    }
+    let records = &story.records;
+    // One Init on record, one restore per environment, each noticed by
+    // the extension only when its first INVOKE came, after the restore.
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.kind == "platform.initStart")
+            .count(),
+        1
+    );
+    let kinds_and_lines: Vec<(usize, &Record)> = records.iter().enumerate().collect();
+    let restores: Vec<usize> = kinds_and_lines
+        .iter()
+        .filter(|(_, r)| r.kind == "platform.restoreReport")
+        .map(|(i, _)| *i)
+        .collect();
+    let noticed: Vec<usize> = kinds_and_lines
+        .iter()
+        .filter(|(_, r)| {
+            r.kind == "extension"
+                && r.record
+                    .to_string()
+                    .contains("restored from a SnapStart snapshot")
+        })
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(restores.len(), lifecycle::RESTORES);
+    assert_eq!(noticed.len(), lifecycle::RESTORES);
+    let invokes: Vec<usize> = kinds_and_lines
+        .iter()
+        .filter(|(_, r)| r.kind == "extension" && r.record.to_string().contains("INVOKE received"))
+        .map(|(i, _)| *i)
+        .collect();
+    for n in 0..lifecycle::RESTORES {
+        assert!(restores[n] < noticed[n] && noticed[n] < invokes[n]);
+    }
+}

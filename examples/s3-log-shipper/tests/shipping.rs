@@ -184,3 +184,31 @@ async fn the_listener_takes_deliveries_on_loopback_only() {
     assert_eq!(listening_address(port).as_deref(), Some("0100007F"));
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_snapstart_the_restores_records_reach_s3_with_the_endpoints_credentials() {
+    // No access keys with SnapStart: the SDK in the shipper finds its
+    // credentials at the credentials endpoint, and each restore's records
+    // (types the official crate's parser does not know) arrive as they are.
+    let (_package, config) = setup(&[("SHIPPER_FLUSH_INTERVAL_MS", "0")]);
+    let config = lambda_sandbox::Config {
+        init_type: lambda_sandbox::InitType::SnapStart,
+        ..config
+    };
+    let env = Environment::start(config.clone()).await.unwrap();
+    let mut ids = invoke_lines(&env, 1, LINES).await;
+    env.restore_anew().await.unwrap();
+    ids.extend(invoke_lines(&env, 1, LINES).await);
+    env.shutdown().await;
+
+    let records = records(&config);
+    assert_complete(
+        &records,
+        &ids,
+        &["platform.start", "platform.runtimeDone", "platform.report"],
+    );
+    for kind in ["platform.restoreStart", "platform.restoreReport"] {
+        let shipped = records.iter().filter(|r| r["type"] == kind).count();
+        assert_eq!(shipped, 2, "{kind}");
+    }
+}
