@@ -108,6 +108,23 @@ pub fn check_tenant_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// How fast a streamed response may reach its caller: a token bucket that
+/// starts full, holds `burst_bytes`, and refills at `bytes_per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamShaping {
+    pub burst_bytes: usize,
+    pub bytes_per_second: usize,
+}
+
+impl StreamShaping {
+    /// Lambda's: the first 6 MB at once, then 2 MB a second (AWS's emulator
+    /// counts these in MiB).
+    pub const LAMBDA: StreamShaping = StreamShaping {
+        burst_bytes: 6 * 1024 * 1024,
+        bytes_per_second: 2 * 1024 * 1024,
+    };
+}
+
 /// What a caller gets when every slot of the environment is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BusyAnswer {
@@ -192,6 +209,9 @@ pub struct Config {
     /// Cap on a streamed response: 200 MB (209,715,200 bytes) as Lambda
     /// documents it since 2025; a setting, for a function held to less.
     pub streaming_response_limit: usize,
+    /// Hold a streamed response to Lambda's bandwidth, or to another's;
+    /// off by default, so that a large stream arrives at once.
+    pub stream_shaping: Option<StreamShaping>,
     /// Each Logs or Telemetry subscriber buffers up to this many times its
     /// `maxBytes` before records are dropped (and reported). Lambda only says
     /// the buffer is proportional to the buffering settings.
@@ -304,6 +324,7 @@ impl Default for Config {
             runtime_api: None,
             shutdown: ShutdownBudgets::default(),
             streaming_response_limit: 200 * 1024 * 1024,
+            stream_shaping: None,
             stream_buffer_factor: 4,
             delivery_timeout: Duration::from_secs(5),
             s3_buckets: Vec::new(),
@@ -359,6 +380,15 @@ impl Config {
             return Err(
                 "a private network is part of isolation: drop --no-isolation (isolation: false) \
                  or --private-network"
+                    .into(),
+            );
+        }
+        if self
+            .stream_shaping
+            .is_some_and(|s| s.bytes_per_second == 0 || s.burst_bytes == 0)
+        {
+            return Err(
+                "the stream shaping's burst and rate must be above 0 bytes (Lambda's: 6 MiB, 2 MiB/s)"
                     .into(),
             );
         }

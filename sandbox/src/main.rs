@@ -75,6 +75,10 @@ pub struct EnvironmentArgs {
     /// from a credentials endpoint) instead of an Init.
     #[arg(long, conflicts_with_all = ["init_type", "managed_instances"])]
     snapstart: bool,
+    /// Hold a streamed response to Lambda's bandwidth: the first 6 MiB at
+    /// once, then 2 MiB a second.
+    #[arg(long)]
+    stream_shaping: bool,
     /// SnapStart: how long the runtime may take from the restore to its
     /// first next, its after-restore hooks included, in seconds (Lambda: 10).
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
@@ -325,6 +329,9 @@ impl EnvironmentArgs {
                 self.init_type
             },
             restore_timeout: self.restore_timeout,
+            stream_shaping: self
+                .stream_shaping
+                .then_some(lambda_sandbox::config::StreamShaping::LAMBDA),
             max_concurrency: self.max_concurrency,
             busy_answer: self.busy_status,
             freeze: !self.no_freeze,

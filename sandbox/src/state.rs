@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::isolation::Network;
+use crate::lifecycle::invocation::StreamSink;
 use crate::streams::delivery::Subscriber;
 use crate::streams::journal::Journal;
 use crate::streams::timeline::Timeline;
@@ -55,6 +56,17 @@ pub struct State {
     pub invocation: Option<Invocation>,
     /// On Managed Instances: the invocations in flight at once.
     pub concurrent: Concurrent,
+}
+
+impl State {
+    /// The invocation a runtime's answer names: the one in flight, or on
+    /// Managed Instances the one of that request id.
+    pub fn invocation_mut(&mut self, request_id: &str) -> Option<&mut Invocation> {
+        match self.invocation.as_mut() {
+            Some(inv) if inv.request_id == request_id => Some(inv),
+            _ => self.concurrent.in_flight.get_mut(request_id),
+        }
+    }
 }
 
 /// What the platform accepts at this point of the lifecycle.
@@ -191,6 +203,10 @@ pub struct Invocation {
     pub responded: Option<(Instant, DateTime<Utc>)>,
     /// When the runtime called `next` again after responding.
     pub runtime_ready: Option<(Instant, DateTime<Utc>)>,
+    /// Where a streamed response goes as it is written, until it starts.
+    pub stream_to: Option<StreamSink>,
+    /// The bytes a response streamed on to the caller.
+    pub streamed_bytes: Option<usize>,
 }
 
 impl Invocation {
@@ -198,6 +214,7 @@ impl Invocation {
     pub fn begun(
         request_id: &str,
         invocation_id: Option<String>,
+        stream_to: Option<StreamSink>,
         (started, started_at): (Instant, DateTime<Utc>),
     ) -> Self {
         Invocation {
@@ -210,6 +227,8 @@ impl Invocation {
             response_started: None,
             responded: None,
             runtime_ready: None,
+            stream_to,
+            streamed_bytes: None,
         }
     }
 }

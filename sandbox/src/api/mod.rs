@@ -6,6 +6,7 @@
 pub mod credentials;
 pub mod extensions;
 pub mod http;
+pub mod response_stream;
 pub mod runtime;
 pub mod runtime_concurrent;
 pub mod runtime_restore;

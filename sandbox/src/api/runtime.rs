@@ -15,6 +15,9 @@ use http_body_util::{BodyExt, Limited};
 use serde_json::{Value, json};
 
 use super::http::{ApiError, LimitedBody, accepted, header_str, too_large};
+use super::response_stream::{
+    self, Cut, HTTP_INTEGRATION_RESPONSE, INLINE_ERROR, find, prelude_content_type,
+};
 use super::runtime_concurrent;
 use crate::config::{MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES};
 use crate::state::{FunctionError, Outcome, RuntimeEvent, RuntimePhase, Shared};
@@ -23,8 +26,6 @@ use crate::streams::timeline::{Lane, Mark};
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
 const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
 const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
-/// The content type of a streamed response that starts with a prelude.
-const HTTP_INTEGRATION_RESPONSE: &str = "application/vnd.awslambda.http-integration-response";
 
 /// `GET /runtime/invocation/next`: the runtime is ready; block until an event.
 pub async fn next(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
@@ -172,10 +173,22 @@ pub async fn response(
     } else {
         MAX_RESPONSE_BYTES
     };
-    let (payload, trailers) = read_body(&shared, &request_id, body, limit).await?;
     let content_type = header_str(&headers, "content-type")
         .unwrap_or("application/json")
         .to_string();
+    // A caller that reads the stream as it comes gets it so.
+    let sink = streaming
+        .then(|| {
+            shared.update(|st| {
+                st.invocation_mut(&request_id)
+                    .and_then(|inv| inv.stream_to.take())
+            })
+        })
+        .flatten();
+    if let Some(sink) = sink {
+        return forward_stream(&shared, &request_id, body, content_type, &sink, limit).await;
+    }
+    let (payload, trailers) = read_body(&shared, &request_id, body, limit).await?;
     let outcome = if streaming {
         streamed_outcome(&payload, trailers.as_ref(), content_type)
     } else {
@@ -186,6 +199,45 @@ pub async fn response(
     };
     finish_answer(&shared, &request_id, outcome);
     Ok(accepted())
+}
+
+/// A streamed response passed on to its caller as it comes.
+async fn forward_stream(
+    shared: &Shared,
+    request_id: &str,
+    body: Body,
+    content_type: String,
+    sink: &crate::lifecycle::invocation::StreamSink,
+    limit: usize,
+) -> Result<Response, ApiError> {
+    let shaping = shared.config.stream_shaping;
+    match response_stream::forward(body, request_id, content_type, sink, limit, shaping).await {
+        Ok(done) => {
+            let outcome =
+                match stream_error(done.error_trailers.as_ref(), done.inline_error.as_deref()) {
+                    Some(error) => Outcome::Error(error),
+                    None => Outcome::Success {
+                        body: Bytes::new(),
+                        content_type: done.content_type,
+                    },
+                };
+            shared.update(|st| {
+                if let Some(inv) = st.invocation_mut(request_id) {
+                    inv.streamed_bytes = Some(done.bytes);
+                }
+            });
+            finish_answer(shared, request_id, outcome);
+            Ok(accepted())
+        }
+        Err(Cut::TooLarge(limit)) => {
+            finish_answer(shared, request_id, Outcome::Error(too_large_error(limit)));
+            Err(too_large(limit))
+        }
+        Err(Cut::Truncated) => {
+            finish_answer(shared, request_id, Outcome::Error(truncated_error()));
+            Err(truncated())
+        }
+    }
 }
 
 /// `POST /runtime/invocation/{id}/error`.
@@ -321,77 +373,57 @@ async fn read_body(
             Ok((collected.to_bytes(), trailers))
         }
         Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-            finish_answer(
-                shared,
-                request_id,
-                Outcome::Error(FunctionError::platform(
-                    "Function.ResponseSizeTooLarge",
-                    format!(
-                        "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
-                    ),
-                )),
-            );
+            finish_answer(shared, request_id, Outcome::Error(too_large_error(limit)));
             Err(too_large(limit))
         }
         Err(_) => {
-            finish_answer(
-                shared,
-                request_id,
-                Outcome::Error(FunctionError::platform(
-                    "Runtime.TruncatedResponse",
-                    "The runtime's response body was cut short".into(),
-                )),
-            );
-            Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "TruncatedHTTPRequest",
-                "the request body was truncated",
-            ))
+            finish_answer(shared, request_id, Outcome::Error(truncated_error()));
+            Err(truncated())
         }
     }
 }
 
-/// A streamed response: the payload, after a JSON prelude and eight NUL
-/// bytes when it is an HTTP-integration response (the Rust runtime's
-/// framing for API Gateway and function URLs). Errors arrive as trailers, or, from the Rust runtime, as trailer text
-/// written inline into the last chunk.
+/// What the caller gets for a response over the limit.
+fn too_large_error(limit: usize) -> FunctionError {
+    FunctionError::platform(
+        "Function.ResponseSizeTooLarge",
+        format!("Response payload size exceeded maximum allowed payload size ({limit} bytes)."),
+    )
+}
+
+/// What the caller gets for a response cut short.
+fn truncated_error() -> FunctionError {
+    FunctionError::platform(
+        "Runtime.TruncatedResponse",
+        "The runtime's response body was cut short".into(),
+    )
+}
+
+/// What the runtime gets for a request cut short.
+fn truncated() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "TruncatedHTTPRequest",
+        "the request body was truncated",
+    )
+}
+
+/// A streamed response gathered whole: the payload, after a JSON prelude
+/// and eight NUL bytes when it is an HTTP-integration response (the Rust
+/// runtime's framing for API Gateway and function URLs). Errors arrive as
+/// trailers, or, from the Rust runtime, as trailer text written inline
+/// into the last chunk.
 fn streamed_outcome(
     payload: &Bytes,
     trailers: Option<&HeaderMap>,
     content_type: String,
 ) -> Outcome {
-    const INLINE: &[u8] = b"Lambda-Runtime-Function-Error-Type:";
-    let (body, inline_error) = match find(payload, INLINE) {
+    let (body, inline_error) = match find(payload, INLINE_ERROR) {
         Some(at) => (payload.slice(..at), Some(payload.slice(at..))),
         None => (payload.clone(), None),
     };
-    let mut error_type = trailers
-        .and_then(|t| header_str(t, ERROR_TYPE_HEADER))
-        .map(str::to_string);
-    let mut error_body = trailers
-        .and_then(|t| header_str(t, ERROR_BODY_TRAILER))
-        .map(str::to_string);
-    if let Some(inline) = inline_error {
-        for line in String::from_utf8_lossy(&inline).lines() {
-            if let Some((name, value)) = line.split_once(':') {
-                let value = value.trim().to_string();
-                match name.trim().to_ascii_lowercase().as_str() {
-                    ERROR_TYPE_HEADER => error_type = Some(value),
-                    ERROR_BODY_TRAILER => error_body = Some(value),
-                    _ => {}
-                }
-            }
-        }
-    }
-    if let Some(error_type) = error_type {
-        let decoded = error_body
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-            .unwrap_or_default();
-        let mut headers = HeaderMap::new();
-        if let Ok(v) = HeaderValue::from_str(&error_type) {
-            headers.insert(ERROR_TYPE_HEADER, v);
-        }
-        return Outcome::Error(function_error(&headers, &decoded));
+    if let Some(error) = stream_error(trailers, inline_error.as_deref()) {
+        return Outcome::Error(error);
     }
     // Only this content type carries the JSON prelude: any other stream,
     // binary ones included, reaches the caller untouched. The prelude's own
@@ -405,25 +437,38 @@ fn streamed_outcome(
     }
 }
 
-/// `headers.content-type` of an HTTP-integration prelude, in any case.
-fn prelude_content_type(prelude: &[u8]) -> Option<String> {
-    let prelude: Value = serde_json::from_slice(prelude).ok()?;
-    prelude
-        .get("headers")?
-        .as_object()?
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))?
-        .1
-        .as_str()
-        .map(str::to_string)
+/// The error a stream ended with: in its trailers, or in the text the Rust
+/// runtime writes inline (`Lambda-Runtime-Function-Error-Type: …` lines).
+fn stream_error(trailers: Option<&HeaderMap>, inline: Option<&[u8]>) -> Option<FunctionError> {
+    let mut error_type = trailers
+        .and_then(|t| header_str(t, ERROR_TYPE_HEADER))
+        .map(str::to_string);
+    let mut error_body = trailers
+        .and_then(|t| header_str(t, ERROR_BODY_TRAILER))
+        .map(str::to_string);
+    if let Some(inline) = inline {
+        for line in String::from_utf8_lossy(inline).lines() {
+            if let Some((name, value)) = line.split_once(':') {
+                let value = value.trim().to_string();
+                match name.trim().to_ascii_lowercase().as_str() {
+                    ERROR_TYPE_HEADER => error_type = Some(value),
+                    ERROR_BODY_TRAILER => error_body = Some(value),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let error_type = error_type?;
+    let decoded = error_body
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .unwrap_or_default();
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&error_type) {
+        headers.insert(ERROR_TYPE_HEADER, v);
+    }
+    Some(function_error(&headers, &decoded))
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The error as the platform records it: the normalised type for telemetry,
-/// the runtime's JSON body (or one built from its text) for the caller.
 pub(super) fn function_error(headers: &HeaderMap, payload: &[u8]) -> FunctionError {
     let error_type = normalise_error_type(header_str(headers, ERROR_TYPE_HEADER).unwrap_or(""));
     let body = match serde_json::from_slice::<Value>(payload) {

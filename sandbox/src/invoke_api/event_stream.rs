@@ -20,19 +20,38 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// base64 log tail a `Tail` request asked for.
 pub fn body(result: &InvokeResult, log_result: Option<String>) -> Bytes {
     let mut out = Vec::with_capacity(result.payload.len() + 1024);
-    let mut complete = json!({});
     if result.status == Status::Success {
-        for chunk in result.payload.chunks(CHUNK_BYTES) {
-            let chunk = result.payload.slice_ref(chunk);
-            push(&mut out, "PayloadChunk", "application/octet-stream", chunk);
-        }
-    } else {
+        out.extend_from_slice(&payload_chunks(&result.payload));
+    }
+    out.extend_from_slice(&invoke_complete(result, log_result));
+    Bytes::from(out)
+}
+
+/// `PayloadChunk` events carrying `payload`, 256 KiB at most each.
+pub fn payload_chunks(payload: &Bytes) -> Bytes {
+    let mut out = Vec::with_capacity(payload.len() + 64);
+    for chunk in payload.chunks(CHUNK_BYTES) {
+        push(
+            &mut out,
+            "PayloadChunk",
+            "application/octet-stream",
+            payload.slice_ref(chunk),
+        );
+    }
+    Bytes::from(out)
+}
+
+/// The last event: how the invocation ended.
+pub fn invoke_complete(result: &InvokeResult, log_result: Option<String>) -> Bytes {
+    let mut complete = json!({});
+    if result.status != Status::Success {
         complete["ErrorCode"] = json!(result.error_type.clone().unwrap_or_default());
         complete["ErrorDetails"] = json!(String::from_utf8_lossy(&result.payload));
     }
     if let Some(log) = log_result {
         complete["LogResult"] = json!(log);
     }
+    let mut out = Vec::new();
     push(
         &mut out,
         "InvokeComplete",

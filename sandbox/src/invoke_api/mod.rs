@@ -43,8 +43,13 @@ use crate::api::http::header_str;
 use crate::config::BusyAnswer;
 use crate::config::Config;
 use crate::lifecycle::environment::{Busy, Environment};
-use crate::lifecycle::invocation::{InvokeRequest, InvokeResult, Status};
+use crate::lifecycle::invocation::{InvokeRequest, InvokeResult, Status, StreamPart};
 use crate::streams::journal::cloudwatch_text;
+
+/// How many pieces of a streamed response wait between the function and
+/// a caller of `InvokeWithResponseStream`: a slow caller soon slows the
+/// function down.
+const STREAM_PARTS_BUFFERED: usize = 8;
 
 /// Synchronous invocations accept at most 6 MB of payload.
 pub const MAX_SYNC_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
@@ -545,6 +550,7 @@ async fn accept_invocation(
             content_type: None,
             client_context,
             cognito_identity: None,
+            stream_to: None,
         },
     ))
 }
@@ -699,10 +705,10 @@ async fn log_tail(env: &Environment, mark: usize) -> String {
 }
 
 /// `InvokeWithResponseStream`: the same checks and the same invocation as
-/// `Invoke`, answered as an event stream of the response's bytes and a final
-/// `InvokeComplete` (with the log tail on `Tail`). The environment hands
-/// over the response once the runtime has sent all of it, so the chunks
-/// follow each other at once rather than as the function wrote them.
+/// `Invoke`, answered as an event stream: the response's bytes as
+/// `PayloadChunk` events while the function writes them, then
+/// `InvokeComplete` (with the log tail on `Tail`). A function that answers
+/// buffered gets its whole payload sent at once.
 async fn invoke_with_response_stream(
     State(front): State<Front>,
     Path(name): Path<String>,
@@ -710,14 +716,14 @@ async fn invoke_with_response_stream(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(_ticket) = front.gate.enter() else {
+    let Some(ticket) = front.gate.enter() else {
         return shutting_down();
     };
     let accepted = match accept_invocation(&front, &name, &uri, &headers, body).await {
         Ok(accepted) => accepted,
         Err(refusal) => return refusal.into_response(),
     };
-    let request = match accepted {
+    let mut request = match accepted {
         (InvocationType::RequestResponse, request) => request,
         (InvocationType::DryRun, _) => return StatusCode::NO_CONTENT.into_response(),
         (InvocationType::Event, _) => {
@@ -734,23 +740,116 @@ async fn invoke_with_response_stream(
         Err(refusal) => return refusal.into_response(),
     };
     let mark = env.journal_len();
-    let result = match env.try_invoke(request).await {
-        Ok(result) => result,
-        Err(busy) => return busy_answer(&env, busy),
+    let tail = header_str(&headers, "x-amz-log-type") == Some("Tail");
+    let (sink, mut parts) = tokio::sync::mpsc::channel(STREAM_PARTS_BUFFERED);
+    request.stream_to = Some(sink);
+    let mut invoking = {
+        let env = env.clone();
+        tokio::spawn(async move { env.try_invoke(request).await })
+    };
+    // The answer starts when the stream does, or when the invocation has
+    // ended without one (a buffered answer, an error, a refusal).
+    let start = tokio::select! {
+        biased;
+        part = parts.recv() => match part {
+            Some(StreamPart::Start { content_type, request_id }) => Ok((content_type, request_id)),
+            _ => Err(None),
+        },
+        ended = &mut invoking => Err(Some(ended)),
+    };
+    let (content_type, request_id) = match start {
+        Ok(start) => start,
+        Err(ended) => {
+            let ended = match ended {
+                Some(ended) => ended,
+                None => invoking.await,
+            };
+            return buffered_stream_answer(&front, &env, ended, tail.then_some(mark)).await;
+        }
+    };
+    let (mut writer, body) = http_body_util::channel::Channel::<Bytes>::new(STREAM_PARTS_BUFFERED);
+    tokio::spawn(async move {
+        let _ticket = ticket;
+        // Each piece goes on as it comes; a caller that has gone away is
+        // not written to, but the function is read to its end all the same.
+        let mut reading = true;
+        let result = loop {
+            tokio::select! {
+                biased;
+                part = parts.recv() => match part {
+                    Some(StreamPart::Chunk(bytes)) => {
+                        if reading && writer.send_data(event_stream::payload_chunks(&bytes)).await.is_err() {
+                            reading = false;
+                        }
+                    }
+                    Some(StreamPart::Start { .. }) => {}
+                    None => break (&mut invoking).await,
+                },
+                result = &mut invoking => {
+                    // What was sent before the answer is still buffered.
+                    while let Ok(part) = parts.try_recv() {
+                        if let StreamPart::Chunk(bytes) = part
+                            && reading
+                            && writer.send_data(event_stream::payload_chunks(&bytes)).await.is_err()
+                        {
+                            reading = false;
+                        }
+                    }
+                    break result;
+                }
+            }
+        };
+        if let Ok(Ok(result)) = result {
+            let log = if tail {
+                Some(log_tail(&env, mark).await)
+            } else {
+                None
+            };
+            let _ = writer
+                .send_data(event_stream::invoke_complete(&result, log))
+                .await;
+        }
+    });
+    let mut response = (StatusCode::OK, Body::new(body)).into_response();
+    let out = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&content_type) {
+        out.insert(header::CONTENT_TYPE, value);
+    }
+    out.insert(
+        "x-amz-executed-version",
+        HeaderValue::from_str(&front.version).unwrap_or(HeaderValue::from_static("$LATEST")),
+    );
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        out.insert("x-amzn-requestid", value);
+    }
+    response
+}
+
+/// An `InvokeWithResponseStream` answer sent whole: the function answered
+/// buffered, failed, or never ran. `tail_from` is the journal mark of a
+/// `Tail` request.
+async fn buffered_stream_answer(
+    front: &Front,
+    env: &Environment,
+    ended: Result<Result<InvokeResult, Busy>, tokio::task::JoinError>,
+    tail_from: Option<usize>,
+) -> Response {
+    let result = match ended {
+        Ok(Ok(result)) => result,
+        Ok(Err(busy)) => return busy_answer(env, busy),
+        Err(_) => return shutting_down(),
     };
     if let Some(refusal) = restore_refusal(&result) {
         return refusal.into_response();
     }
-    let tail = header_str(&headers, "x-amz-log-type") == Some("Tail");
-    let log = if tail {
-        Some(log_tail(&env, mark).await)
-    } else {
-        None
+    let log = match tail_from {
+        Some(mark) => Some(log_tail(env, mark).await),
+        None => None,
     };
     let mut response = (StatusCode::OK, event_stream::body(&result, log)).into_response();
     // The API binds the stream's content type (the function's) to
     // Content-Type, as Invoke does the payload's.
-    answer_headers(response.headers_mut(), &front, &result);
+    answer_headers(response.headers_mut(), front, &result);
     response
 }
 

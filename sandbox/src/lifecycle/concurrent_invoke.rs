@@ -32,6 +32,7 @@ pub(crate) async fn run(core: &Core, request: InvokeRequest) -> InvokeResult {
     let started_at = Utc::now();
     let deadline = started + config.timeout;
     let trace_id = trace_header(started_at.timestamp());
+    let stream_to = request.stream_to.clone();
     let event = RuntimeEvent {
         request_id: request_id.clone(),
         deadline_ms: started_at.timestamp_millis() + config.timeout.as_millis() as i64,
@@ -56,6 +57,7 @@ pub(crate) async fn run(core: &Core, request: InvokeRequest) -> InvokeResult {
             Invocation::begun(
                 &request_id,
                 event.invocation_id.clone(),
+                stream_to,
                 (started, started_at),
             ),
         );

@@ -11,7 +11,27 @@ pub struct InvokeRequest {
     /// Base64-decoded client context, passed through as Lambda does.
     pub client_context: Option<String>,
     pub cognito_identity: Option<String>,
+    /// Where a streamed response goes as the function writes it, as
+    /// `InvokeWithResponseStream` hands it on. The result's payload is then
+    /// empty. Without it, a streamed response is gathered whole.
+    pub stream_to: Option<StreamSink>,
 }
+
+/// What a streamed response sends on, in order: its start, with the
+/// payload's content type, then its bytes. The result follows once the
+/// function has ended the stream.
+#[derive(Debug)]
+pub enum StreamPart {
+    Start {
+        content_type: String,
+        request_id: String,
+    },
+    Chunk(Bytes),
+}
+
+/// The receiving end is the caller's; a few parts are buffered, so a slow
+/// caller slows the function down, as a slow client does on Lambda.
+pub type StreamSink = tokio::sync::mpsc::Sender<StreamPart>;
 
 impl InvokeRequest {
     pub fn json(value: &serde_json::Value) -> Self {

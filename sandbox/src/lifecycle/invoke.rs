@@ -126,7 +126,12 @@ pub(crate) async fn run(
     let subscribers = shared.update(|st| {
         // One at a time here: the most in flight is one once any has run.
         st.concurrent.peak = st.concurrent.peak.max(1);
-        st.invocation = Some(Invocation::begun(&request_id, None, (started, started_at)));
+        st.invocation = Some(Invocation::begun(
+            &request_id,
+            None,
+            request.stream_to.clone(),
+            (started, started_at),
+        ));
         st.runtime.event = Some(RuntimeEvent {
             request_id: request_id.clone(),
             deadline_ms,
@@ -427,7 +432,7 @@ fn runtime_done_record(
         let end = inv.runtime_ready.map_or_else(Instant::now, |(at, _)| at);
         let mut metrics = json!({"durationMs": round2(ms(inv.started, end))});
         if let Some(Outcome::Success { body, .. }) = &inv.outcome {
-            metrics["producedBytes"] = json!(body.len());
+            metrics["producedBytes"] = json!(inv.streamed_bytes.unwrap_or(body.len()));
         }
         record["metrics"] = metrics;
         if !spans.is_empty() {
