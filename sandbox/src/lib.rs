@@ -30,7 +30,7 @@ pub mod streams;
 // The library's paths, kept flat for its users.
 pub use config::{BusyAnswer, Config, InitType, ShutdownBudgets};
 pub use lifecycle::environment::{Busy, Environment, NoSnapshot, Registration, StartError};
-pub use lifecycle::invocation::{InvokeRequest, InvokeResult, Status};
+pub use lifecycle::invocation::{InvokeRequest, InvokeResult, Status, StreamPart, StreamSink};
 pub use packaging::package::Package;
 pub use packaging::{layers, managed_runtime, package};
 pub use stand_ins::{appconfig_agent, s3 as s3_endpoint};

@@ -9,6 +9,7 @@
 pub mod appconfig;
 pub mod lifecycle;
 pub mod s3_log_shipper;
+pub mod streaming;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use lambda_sandbox::Status;
-use walkthroughs::{Binaries, Invocation, Place, appconfig, lifecycle, s3_log_shipper};
+use walkthroughs::{Binaries, Invocation, Place, appconfig, lifecycle, s3_log_shipper, streaming};
 
-const NAMES: [&str; 7] = [
+const NAMES: [&str; 8] = [
     "lifecycle",
     "s3-log-shipper",
     "appconfig",
@@ -22,8 +22,9 @@ const NAMES: [&str; 7] = [
     "s3-log-shipper-managed-instances",
     "appconfig-managed-instances",
     "lifecycle-snapstart",
+    "custom-runtime-streaming",
 ];
-const USAGE: &str = "usage: cargo walkthroughs [NAME] [--prebuilt DIR]\n       cargo walkthroughs --readmes|--check-readmes [--prebuilt DIR]\nNAME: lifecycle, s3-log-shipper, appconfig, or one of them followed by -managed-instances, or lifecycle-snapstart";
+const USAGE: &str = "usage: cargo walkthroughs [NAME] [--prebuilt DIR]\n       cargo walkthroughs --readmes|--check-readmes [--prebuilt DIR]\nNAME: lifecycle, s3-log-shipper, appconfig, or one of them followed by -managed-instances, lifecycle-snapstart, custom-runtime-streaming";
 
 /// What the command line asks for.
 #[derive(Default)]
@@ -115,7 +116,8 @@ async fn main() -> ExitCode {
                 shipper_managed_walkthrough(&binaries, place).await
             }
             "appconfig-managed-instances" => appconfig_managed_walkthrough(&binaries, place).await,
-            _ => lifecycle_snapstart_walkthrough(&binaries, place).await,
+            "lifecycle-snapstart" => lifecycle_snapstart_walkthrough(&binaries, place).await,
+            _ => streaming_walkthrough(&binaries, place).await,
         }
         .and_then(|(succeeded, picture)| {
             let path = picture_path(name);
@@ -234,6 +236,18 @@ async fn lifecycle_snapstart_walkthrough(binaries: &Binaries, place: Place) -> O
     };
     let story = lifecycle::run_snapstart(binaries, &settings).await?;
     Ok((all_succeeded(&story.invocations), story.picture))
+}
+
+async fn streaming_walkthrough(binaries: &Binaries, place: Place) -> Outcome {
+    println!(
+        "\n== custom-runtime streaming: a response sent in streaming mode reaches the caller chunk by chunk ==\n"
+    );
+    let settings = streaming::Settings { echo: true, place };
+    let story = streaming::run(binaries, &settings).await?;
+    Ok((
+        all_succeeded(std::slice::from_ref(&story.invocation)),
+        story.picture,
+    ))
 }
 
 async fn shipper_managed_walkthrough(binaries: &Binaries, place: Place) -> Outcome {

@@ -21,7 +21,7 @@ mod runtime_api;
 
 use std::process::ExitCode;
 
-use handler::Handler;
+use handler::{Answer, Handler};
 use runtime_api::RuntimeApi;
 use signal_hook::consts::SIGTERM;
 use signal_hook::iterator::Signals;
@@ -157,7 +157,10 @@ fn serve(api: &RuntimeApi, handler: Handler, set_trace_var: bool) -> ExitCode {
             invocation.request_id, invocation.function_arn
         );
         let sent = match handler.call(&invocation) {
-            Ok(body) => api.respond(&invocation, &body),
+            Ok(Answer::Whole(body)) => api.respond(&invocation, &body),
+            Ok(Answer::Streamed(chunks)) => {
+                api.respond_streaming(&invocation, "text/plain", chunks)
+            }
             Err(err) => {
                 error!(
                     "Runtime: handler failed: {}: {}",

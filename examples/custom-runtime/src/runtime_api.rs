@@ -138,6 +138,33 @@ impl RuntimeApi {
         accepted("POST /response", request.send(body))
     }
 
+    /// `POST /runtime/invocation/{id}/response` in streaming mode: the body
+    /// is sent in chunks as `body` produces it (`Transfer-Encoding:
+    /// chunked`), and Lambda hands each on to the caller at once.
+    pub fn respond_streaming(
+        &self,
+        invocation: &Invocation,
+        content_type: &str,
+        body: impl std::io::Read + Send + 'static,
+    ) -> Result<(), String> {
+        let url = format!(
+            "{}/invocation/{}/response",
+            self.base, invocation.request_id
+        );
+        let mut request = self
+            .agent
+            .post(&url)
+            .header("content-type", content_type)
+            .header("lambda-runtime-function-response-mode", "streaming");
+        if let Some(id) = &invocation.invocation_id {
+            request = request.header("lambda-runtime-invocation-id", id);
+        }
+        accepted(
+            "POST /response (streaming)",
+            request.send(ureq::SendBody::from_owned_reader(body)),
+        )
+    }
+
     /// `POST /runtime/invocation/{id}/error`.
     pub fn fail(&self, invocation: &Invocation, error: &RuntimeError) -> Result<(), String> {
         let url = format!("{}/invocation/{}/error", self.base, invocation.request_id);

@@ -360,3 +360,61 @@ async fn with_snapstart_each_restore_reads_its_credentials_again() {
     assert_eq!(restores.len(), 2);
     assert!(restores.iter().all(|r| r.record["status"] == "success"));
 }
+
+#[tokio::test]
+async fn the_stream_handler_sends_each_chunk_when_it_is_written() {
+    let (_package, config) = setup("function.stream");
+    let env = Environment::start(config).await.unwrap();
+    let (sink, mut parts) = tokio::sync::mpsc::channel(16);
+    let invoking = {
+        let env = env.clone();
+        tokio::spawn(async move {
+            env.invoke(InvokeRequest {
+                stream_to: Some(sink),
+                ..InvokeRequest::json(&json!({"chunks": 3, "intervalMs": 300}))
+            })
+            .await
+        })
+    };
+    let mut content_type = None;
+    let mut chunks = Vec::new();
+    while let Some(part) = parts.recv().await {
+        match part {
+            lambda_sandbox::StreamPart::Start {
+                content_type: kind, ..
+            } => content_type = Some(kind),
+            lambda_sandbox::StreamPart::Chunk(bytes) => {
+                chunks.push((std::time::Instant::now(), bytes));
+            }
+        }
+        if chunks.len() == 3 {
+            break;
+        }
+    }
+    let result = invoking.await.unwrap();
+    assert_eq!(result.status, Status::Success, "{result:?}");
+    env.shutdown().await;
+    assert_eq!(content_type.as_deref(), Some("text/plain"));
+    let text: Vec<String> = chunks
+        .iter()
+        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    assert_eq!(text, ["chunk 1 of 3\n", "chunk 2 of 3\n", "chunk 3 of 3\n"]);
+    // Written 300 ms apart, they arrive apart: nothing gathered them first.
+    let spread = chunks[2].0 - chunks[0].0;
+    assert!(spread >= Duration::from_millis(400), "{spread:?}");
+}
+
+#[tokio::test]
+async fn a_stream_that_cannot_end_before_the_deadline_is_refused() {
+    let (_package, config) = setup("function.stream");
+    let env = Environment::start(config).await.unwrap();
+    let result = env
+        .invoke(InvokeRequest::json(
+            &json!({"chunks": 100, "intervalMs": 1000}),
+        ))
+        .await;
+    env.shutdown().await;
+    assert_eq!(result.status, Status::Error);
+    assert_eq!(result.error_type.as_deref(), Some("Function.InvalidEvent"));
+}
