@@ -84,7 +84,7 @@ class Common:
         self.assertEqual(self.props["Handler"], function["handler"])
         self.assertEqual(params["Architecture"]["Default"], tf_variables["architecture"]["default"])
         for param, var in [("MemorySize", "memory_size"), ("Timeout", "timeout"),
-                           ("LogRetentionDays", "log_retention_days"), ("FunctionName", "function_name")]:
+                           ("LogRetentionDays", "log_retention_days")]:
             self.assertEqual(params[param]["Default"], tf_variables[var]["default"], param)
         self.assertEqual(sorted(self.props["Environment"]["Variables"]),
                          sorted(function["environment"][0]["variables"]))

@@ -9,7 +9,16 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  code_zip = "${var.artifacts_dir}/${var.architecture}/function/appconfig-reader/bootstrap.zip"
+  # "" or "alice-": every name below starts with it.
+  prefix = var.name_prefix == "" ? "" : "${var.name_prefix}-"
+  name   = "${local.prefix}appconfig-reader-demo"
+  # The agent finds the application by name: two of one name in a region
+  # would be ambiguous.
+  application = "${local.prefix}${var.application_name}"
+  # Relative to this folder, not to where terraform runs: a copied stack or
+  # one used as a child module still finds the zip.
+  artifacts = "${var.artifacts_dir != "" ? var.artifacts_dir : "${path.module}/../../target/deploy"}/${var.architecture}"
+  code_zip  = "${local.artifacts}/function/appconfig-reader/bootstrap.zip"
   # The agent's layer is AWS-AppConfig-Extension for x86_64 and
   # AWS-AppConfig-Extension-Arm64 for arm64, published in every region.
   agent_layer_name = var.architecture == "arm64" ? "AWS-AppConfig-Extension-Arm64" : "AWS-AppConfig-Extension"
@@ -17,7 +26,7 @@ locals {
 }
 
 resource "aws_appconfig_application" "app" {
-  name = var.application_name
+  name = local.application
 }
 
 resource "aws_appconfig_environment" "env" {
@@ -39,7 +48,7 @@ resource "aws_appconfig_hosted_configuration_version" "level" {
 }
 
 resource "aws_appconfig_deployment_strategy" "all_at_once" {
-  name                           = "${var.function_name}-all-at-once"
+  name                           = "${local.name}-all-at-once"
   deployment_duration_in_minutes = 0
   growth_factor                  = 100
   final_bake_time_in_minutes     = 0
@@ -55,7 +64,7 @@ resource "aws_appconfig_deployment" "level" {
 }
 
 resource "aws_cloudwatch_log_group" "function" {
-  name              = "/aws/lambda/${var.function_name}"
+  name              = "/aws/lambda/${local.name}"
   retention_in_days = var.log_retention_days
 }
 
@@ -70,7 +79,9 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "function" {
-  name               = "${var.function_name}-role"
+  # IAM names are account-wide: the region keeps one prefix's deployments
+  # in two regions apart.
+  name               = "${local.name}-${data.aws_region.current.name}"
   assume_role_policy = data.aws_iam_policy_document.assume.json
 }
 
@@ -96,7 +107,7 @@ resource "aws_iam_role_policy" "function" {
 }
 
 resource "aws_lambda_function" "function" {
-  function_name    = var.function_name
+  function_name    = local.name
   role             = aws_iam_role.function.arn
   runtime          = "provided.al2023"
   handler          = "bootstrap"
@@ -109,7 +120,7 @@ resource "aws_lambda_function" "function" {
 
   environment {
     variables = {
-      APPCONFIG_PROFILE = "${var.application_name}/${var.environment_name}/${var.profile_name}/LogLevel"
+      APPCONFIG_PROFILE = "${local.application}/${var.environment_name}/${var.profile_name}/LogLevel"
     }
   }
 

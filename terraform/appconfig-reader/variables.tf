@@ -13,9 +13,14 @@ variable "appconfig_agent_layer_arn" {
   type        = string
 }
 
-variable "function_name" {
-  type    = string
-  default = "appconfig-reader-demo"
+variable "name_prefix" {
+  description = "Starts every name the stack gives, so that deployments with different prefixes share an account and a region: in a workshop, each attendee's own (alice, bob). Empty keeps the plain names. Lowercase letters, digits and hyphens, at most 16, starting with a letter: the bucket name takes it too."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^([a-z]([a-z0-9-]{0,14}[a-z0-9])?)?$", var.name_prefix))
+    error_message = "name_prefix must be empty or 1 to 16 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen, such as alice or team-3."
+  }
 }
 
 variable "memory_size" {
@@ -55,7 +60,7 @@ variable "log_level" {
 }
 
 variable "artifacts_dir" {
-  description = "Where scripts/package wrote the zips (target/deploy of the repository)."
+  description = "Where scripts/package wrote the zips; empty means the repository's target/deploy, found from this module's own folder."
   type        = string
-  default     = "../../target/deploy"
+  default     = ""
 }

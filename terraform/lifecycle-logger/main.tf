@@ -2,14 +2,21 @@
 # hand-written custom runtime (the function). Build the zips first:
 # scripts/package <architecture>.
 
+data "aws_region" "current" {}
+
 locals {
-  artifacts = "${var.artifacts_dir}/${var.architecture}"
+  # "" or "alice-": every name below starts with it.
+  prefix = var.name_prefix == "" ? "" : "${var.name_prefix}-"
+  name   = "${local.prefix}lifecycle-demo"
+  # Relative to this folder, not to where terraform runs: a copied stack or
+  # one used as a child module still finds the zips.
+  artifacts = "${var.artifacts_dir != "" ? var.artifacts_dir : "${path.module}/../../target/deploy"}/${var.architecture}"
   layer_zip = "${local.artifacts}/layer/extensions/lifecycle-logger.zip"
   code_zip  = "${local.artifacts}/function/bootstrap/bootstrap.zip"
 }
 
 resource "aws_lambda_layer_version" "extension" {
-  layer_name               = "lifecycle-logger-${var.architecture}"
+  layer_name               = "${local.prefix}lifecycle-logger-${var.architecture}"
   description              = "lifecycle-logger external extension (extensions/lifecycle-logger)"
   filename                 = local.layer_zip
   source_code_hash         = filebase64sha256(local.layer_zip)
@@ -18,7 +25,7 @@ resource "aws_lambda_layer_version" "extension" {
 }
 
 resource "aws_cloudwatch_log_group" "function" {
-  name              = "/aws/lambda/${var.function_name}"
+  name              = "/aws/lambda/${local.name}"
   retention_in_days = var.log_retention_days
 }
 
@@ -33,7 +40,9 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "function" {
-  name               = "${var.function_name}-role"
+  # IAM names are account-wide: the region keeps one prefix's deployments
+  # in two regions apart.
+  name               = "${local.name}-${data.aws_region.current.name}"
   assume_role_policy = data.aws_iam_policy_document.assume.json
 }
 
@@ -51,7 +60,7 @@ resource "aws_iam_role_policy" "logs" {
 }
 
 resource "aws_lambda_function" "function" {
-  function_name = var.function_name
+  function_name = local.name
   role          = aws_iam_role.function.arn
   runtime       = "provided.al2023"
   # The hand-written runtime reads _HANDLER as file.function, like the

@@ -3,15 +3,23 @@
 # to. Build the zips first: scripts/package <architecture>.
 
 data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
 # aws, aws-cn or aws-us-gov: ARNs written by hand must name the right one.
 data "aws_partition" "current" {}
 
 locals {
-  artifacts = "${var.artifacts_dir}/${var.architecture}"
-  layer_zip = "${local.artifacts}/layer/extensions/s3-log-shipper.zip"
-  code_zip  = "${local.artifacts}/function/bootstrap/bootstrap.zip"
-  bucket    = var.bucket_name != "" ? var.bucket_name : "${var.function_name}-logs-${data.aws_caller_identity.current.account_id}"
-  prefix    = var.key_prefix
+  # "" or "alice-": every name below starts with it.
+  prefix = var.name_prefix == "" ? "" : "${var.name_prefix}-"
+  name   = "${local.prefix}log-shipper-demo"
+  # Bucket names are global: the account and the region keep every
+  # deployment's apart (at most 61 characters of the 63 S3 allows).
+  bucket = var.bucket_name != "" ? var.bucket_name : "${local.name}-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}"
+  # Relative to this folder, not to where terraform runs: a copied stack or
+  # one used as a child module still finds the zips.
+  artifacts  = "${var.artifacts_dir != "" ? var.artifacts_dir : "${path.module}/../../target/deploy"}/${var.architecture}"
+  layer_zip  = "${local.artifacts}/layer/extensions/s3-log-shipper.zip"
+  code_zip   = "${local.artifacts}/function/bootstrap/bootstrap.zip"
+  key_prefix = var.key_prefix
 }
 
 resource "aws_s3_bucket" "logs" {
@@ -82,7 +90,7 @@ resource "aws_s3_bucket_policy" "tls_only" {
 }
 
 resource "aws_lambda_layer_version" "extension" {
-  layer_name               = "s3-log-shipper-${var.architecture}"
+  layer_name               = "${local.prefix}s3-log-shipper-${var.architecture}"
   description              = "s3-log-shipper external extension (extensions/s3-log-shipper)"
   filename                 = local.layer_zip
   source_code_hash         = filebase64sha256(local.layer_zip)
@@ -91,7 +99,7 @@ resource "aws_lambda_layer_version" "extension" {
 }
 
 resource "aws_cloudwatch_log_group" "function" {
-  name              = "/aws/lambda/${var.function_name}"
+  name              = "/aws/lambda/${local.name}"
   retention_in_days = var.log_retention_days
 }
 
@@ -106,7 +114,9 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "function" {
-  name               = "${var.function_name}-role"
+  # IAM names are account-wide: the region keeps one prefix's deployments
+  # in two regions apart.
+  name               = "${local.name}-${data.aws_region.current.name}"
   assume_role_policy = data.aws_iam_policy_document.assume.json
 }
 
@@ -119,7 +129,7 @@ data "aws_iam_policy_document" "function" {
   statement {
     sid       = "ShipLogsUnderThePrefix"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.logs.arn}/${local.prefix}/*"]
+    resources = ["${aws_s3_bucket.logs.arn}/${local.key_prefix}/*"]
   }
 }
 
@@ -148,7 +158,7 @@ resource "aws_iam_role_policy" "no_cloudwatch_logs" {
 }
 
 resource "aws_lambda_function" "function" {
-  function_name = var.function_name
+  function_name = local.name
   role          = aws_iam_role.function.arn
   runtime       = "provided.al2023"
   # The hand-written runtime reads _HANDLER as file.function.
@@ -163,7 +173,7 @@ resource "aws_lambda_function" "function" {
   environment {
     variables = {
       S3_BUCKET_NAME = aws_s3_bucket.logs.id
-      S3_KEY_PREFIX  = local.prefix
+      S3_KEY_PREFIX  = local.key_prefix
     }
   }
 

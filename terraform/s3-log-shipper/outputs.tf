@@ -11,5 +11,16 @@ output "invoke_command" {
 }
 
 output "list_objects_command" {
-  value = "aws s3 ls s3://${aws_s3_bucket.logs.id}/${local.prefix}/ --recursive"
+  value = "aws s3 ls s3://${aws_s3_bucket.logs.id}/${local.key_prefix}/ --recursive"
+}
+
+output "names" {
+  description = "Every name this deployment gives. Two deployments with different name_prefix values share none; one prefix in two regions shares no account-wide (IAM, S3) name."
+  value = {
+    function  = aws_lambda_function.function.function_name
+    log_group = aws_cloudwatch_log_group.function.name
+    role      = aws_iam_role.function.name
+    layer     = aws_lambda_layer_version.extension.layer_name
+    bucket    = aws_s3_bucket.logs.bucket
+  }
 }
