@@ -5,6 +5,9 @@ actions. Run with scripts/check-stacks (after `sam validate --lint`).
 """
 
 import re
+import shutil
+import subprocess
+import tempfile
 import unittest
 from pathlib import Path
 
@@ -42,14 +45,38 @@ def of_type(doc, kind):
     return {k: v for k, v in doc["Resources"].items() if v["Type"] == kind}
 
 
-def sam_allowed_actions(function):
+ARCHITECTURE = {"Fn::FindInMap": ["Build", "Target", "Architecture"]}
+
+
+def role_statements(doc):
+    """The statements of the function role's inline policies, the
+    conditional ones (an Fn::If) left out."""
+    role = doc["Resources"]["FunctionRole"]["Properties"]
+    return [statement for policy in role["Policies"] if "PolicyDocument" in policy
+            for statement in policy["PolicyDocument"]["Statement"]]
+
+
+def sam_allowed_actions(doc):
     actions = set()
-    for policy in function["Properties"].get("Policies", []):
-        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-            if statement["Effect"] == "Allow":
-                listed = statement["Action"]
-                actions.update([listed] if isinstance(listed, str) else listed)
+    for statement in role_statements(doc):
+        if statement["Effect"] == "Allow":
+            listed = statement["Action"]
+            actions.update([listed] if isinstance(listed, str) else listed)
     return actions
+
+
+def make_dry_run(stack, layer, architecture):
+    """What `make build-<layer>` would run, in a copy of the stack whose
+    template chooses the given architecture."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp, "sam", stack)
+        shutil.copytree(SAM / stack, copy, ignore=shutil.ignore_patterns(".aws-sam"))
+        shutil.copy(SAM / "layer.mk", copy.parent / "layer.mk")
+        template_path = copy / "template.yaml"
+        template_path.write_text(template_path.read_text().replace(
+            "      Architecture: x86_64", f"      Architecture: {architecture}"))
+        return subprocess.run(["make", "-n", f"build-{layer}", f"ARTIFACTS_DIR={tmp}/out"], cwd=copy,
+                              capture_output=True, text=True, check=True).stdout
 
 
 class Common:
@@ -68,8 +95,32 @@ class Common:
         self.assertEqual(self.function["Metadata"]["BuildProperties"]["Binary"], self.binary)
         self.assertEqual(self.props["Runtime"], "provided.al2023")
         self.assertEqual(self.props["Handler"], self.handler)
-        self.assertEqual(self.props["Architectures"], [{"Ref": "Architecture"}])
-        self.assertEqual(self.doc["Parameters"]["Architecture"]["AllowedValues"], ["x86_64", "arm64"])
+        self.assertEqual(self.props["Architectures"], [ARCHITECTURE])
+        self.assertEqual(self.doc["Mappings"]["Build"]["Target"]["Architecture"], "x86_64")
+        self.assertNotIn("Architecture", self.doc["Parameters"], "a deploy must not choose another than the build")
+
+    def test_every_name_derives_from_the_stack_name(self):
+        self.assertEqual(self.props["FunctionName"], {"Ref": "AWS::StackName"})
+        (group,) = of_type(self.doc, "AWS::Logs::LogGroup").values()
+        self.assertEqual(group["Properties"]["LogGroupName"], {"Fn::Sub": "/aws/lambda/${AWS::StackName}"})
+        # Account-wide and global names are left to CloudFormation, which
+        # makes them unique to the stack.
+        for resource in self.doc["Resources"].values():
+            for key in ("RoleName", "BucketName"):
+                self.assertNotIn(key, resource.get("Properties", {}))
+        self.assertNotIn("FunctionName", self.doc["Parameters"], "the stack name is the one name to choose")
+        for resource in of_type(self.doc, "AWS::AppConfig::Application").values():
+            self.assertEqual(resource["Properties"]["Name"], {"Fn::Sub": "${AWS::StackName}-${ApplicationName}"})
+
+    def test_the_role_may_write_to_its_own_log_group_only(self):
+        self.assertEqual(self.props["Role"], {"Fn::GetAtt": "FunctionRole.Arn"})
+        self.assertNotIn("Policies", self.props, "SAM's default role would add AWSLambdaBasicExecutionRole")
+        self.assertNotIn("ManagedPolicyArns", self.doc["Resources"]["FunctionRole"]["Properties"])
+        logs = [s for s in role_statements(self.doc) if s["Effect"] == "Allow"
+                and any(a.startswith("logs:") for a in s["Action"])]
+        self.assertEqual(len(logs), 1)
+        self.assertEqual(sorted(logs[0]["Action"]), ["logs:CreateLogStream", "logs:PutLogEvents"])
+        self.assertEqual(logs[0]["Resource"], {"Fn::GetAtt": "LogGroup.Arn"})
 
     def test_log_group_has_retention(self):
         (group,) = of_type(self.doc, "AWS::Logs::LogGroup").values()
@@ -82,16 +133,15 @@ class Common:
         params = self.doc["Parameters"]
         self.assertEqual(self.props["Runtime"], function["runtime"])
         self.assertEqual(self.props["Handler"], function["handler"])
-        self.assertEqual(params["Architecture"]["Default"], tf_variables["architecture"]["default"])
+        self.assertEqual(self.doc["Mappings"]["Build"]["Target"]["Architecture"],
+                         tf_variables["architecture"]["default"])
         for param, var in [("MemorySize", "memory_size"), ("Timeout", "timeout"),
                            ("LogRetentionDays", "log_retention_days")]:
             self.assertEqual(params[param]["Default"], tf_variables[var]["default"], param)
         self.assertEqual(sorted(self.props["Environment"]["Variables"]),
                          sorted(function["environment"][0]["variables"]))
-        # SAM gives every function AWSLambdaBasicExecutionRole for its logs;
-        # Terraform states the logs statement itself. The rest must match.
-        tf_actions = {a for a in allowed_actions(self.tf) if not a.startswith("logs:")}
-        self.assertEqual(sam_allowed_actions(self.function), tf_actions)
+        # Every action, the logs ones included.
+        self.assertEqual(sam_allowed_actions(self.doc), allowed_actions(self.tf))
 
 
 class ExtensionStack(Common):
@@ -101,7 +151,7 @@ class ExtensionStack(Common):
     def test_the_extension_layer_is_built_by_make_into_extensions(self):
         layer = self.doc["Resources"][self.layer]
         self.assertEqual(layer["Metadata"]["BuildMethod"], "makefile")
-        self.assertEqual(layer["Properties"]["CompatibleArchitectures"], [{"Ref": "Architecture"}])
+        self.assertEqual(layer["Properties"]["CompatibleArchitectures"], [ARCHITECTURE])
         self.assertEqual(layer["Properties"]["CompatibleRuntimes"], ["provided.al2023"])
         self.assertEqual(layer["Properties"]["RetentionPolicy"], "Delete", "sam delete removes the layer")
         self.assertEqual(self.props["Layers"], [{"Ref": self.layer}])
@@ -110,6 +160,10 @@ class ExtensionStack(Common):
         shared = (SAM / "layer.mk").read_text()
         self.assertIn("$(ARTIFACTS_DIR)/extensions/$(1)", shared)
         self.assertIn("chmod 755", shared)
+
+    def test_the_layer_is_built_for_the_templates_architecture(self):
+        self.assertIn("--target x86_64-unknown-linux-gnu.2.26", make_dry_run(self.stack, self.layer, "x86_64"))
+        self.assertIn("--target aarch64-unknown-linux-gnu.2.26", make_dry_run(self.stack, self.layer, "arm64"))
 
 
 class LifecycleLogger(ExtensionStack, unittest.TestCase):
@@ -128,7 +182,7 @@ class S3LogShipper(ExtensionStack, unittest.TestCase):
     handler = "function.handler"
 
     def test_the_shipper_may_only_put_objects_under_its_prefix(self):
-        (statement,) = self.props["Policies"][0]["Statement"]
+        (statement,) = [s for s in role_statements(self.doc) if s.get("Sid") == "ShipLogsUnderThePrefix"]
         self.assertEqual(statement["Action"], "s3:PutObject")
         self.assertEqual(statement["Resource"], {"Fn::Sub": "${LogBucket.Arn}/${KeyPrefix}/*"})
 
@@ -140,13 +194,16 @@ class S3LogShipper(ExtensionStack, unittest.TestCase):
 
     def test_cloudwatch_logs_switch_is_off_by_default(self):
         self.assertEqual(self.doc["Parameters"]["DisableCloudWatchLogs"]["Default"], "false")
-        condition, deny, _ = self.props["Policies"][1]["Fn::If"]
+        (switch,) = [p["Fn::If"] for p in self.doc["Resources"]["FunctionRole"]["Properties"]["Policies"]
+                     if "Fn::If" in p]
+        condition, deny, _ = switch
         self.assertEqual(condition, "NoCloudWatchLogs")
-        self.assertEqual(deny["Statement"][0]["Effect"], "Deny")
-        self.assertEqual(sorted(deny["Statement"][0]["Action"]),
+        (statement,) = deny["PolicyDocument"]["Statement"]
+        self.assertEqual(statement["Effect"], "Deny")
+        self.assertEqual(sorted(statement["Action"]),
                          ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"])
         # The stack's partition: arn:aws: matches nothing in aws-cn or aws-us-gov.
-        self.assertEqual(deny["Statement"][0]["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:logs:*:*:*"})
+        self.assertEqual(statement["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:logs:*:*:*"})
 
     def test_the_bucket_is_private_encrypted_tls_only_and_expiring(self):
         bucket = self.doc["Resources"]["LogBucket"]["Properties"]
@@ -170,10 +227,24 @@ class AppConfigReader(Common, unittest.TestCase):
         self.assertTrue(pattern.match("arn:aws:lambda:eu-west-1:434848589818:layer:AWS-AppConfig-Extension:110"))
         self.assertTrue(pattern.match("arn:aws:lambda:eu-west-1:434848589818:layer:AWS-AppConfig-Extension-Arm64:43"))
         self.assertFalse(pattern.match("arn:aws:lambda:eu-west-1:123456789012:layer:my-layer:1"))
-        self.assertEqual(self.props["Layers"], [{"Ref": "AppConfigAgentLayerArn"}])
+
+    def test_the_agent_layer_is_this_regions_and_this_architectures(self):
+        (layer,) = self.props["Layers"]
+        arn, values = layer["Fn::Sub"]
+        self.assertEqual(arn, "arn:${AWS::Partition}:lambda:${AWS::Region}:${Publisher}:layer:${Name}:${Version}")
+        self.assertEqual(values["Name"], {"Fn::If": ["OnArm64", "AWS-AppConfig-Extension-Arm64", "AWS-AppConfig-Extension"]})
+        self.assertEqual(self.doc["Conditions"]["OnArm64"], {"Fn::Equals": [ARCHITECTURE, "arm64"]})
+        # From the given ARN, the publisher's account (field 4) and the version (field 7).
+        split = {"Fn::Split": [":", {"Ref": "AppConfigAgentLayerArn"}]}
+        self.assertEqual(values["Publisher"], {"Fn::Select": [4, split]})
+        self.assertEqual(values["Version"], {"Fn::Select": [7, split]})
+
+    def test_deletion_protection_does_not_hold_the_stack(self):
+        for name in ("Environment", "Profile"):
+            self.assertEqual(self.doc["Resources"][name]["Properties"]["DeletionProtectionCheck"], "BYPASS", name)
 
     def test_the_reader_may_only_read_its_one_profile(self):
-        (statement,) = self.props["Policies"][0]["Statement"]
+        (statement,) = [s for s in role_statements(self.doc) if s.get("Sid") == "ReadTheOneProfile"]
         self.assertEqual(sorted(statement["Action"]),
                          ["appconfig:GetLatestConfiguration", "appconfig:StartConfigurationSession"])
         self.assertIn("/configuration/${Profile}", statement["Resource"]["Fn::Sub"])
