@@ -4,6 +4,7 @@
 import { App, AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AppConfigReaderStack } from './appconfig-reader-stack';
+import { namePrefix } from './common';
 import { LifecycleLoggerStack } from './lifecycle-logger-stack';
 import { S3LogShipperStack } from './s3-log-shipper-stack';
 
@@ -26,7 +27,12 @@ export function buildApp(props: AppProps = {}) {
           maxConcurrency: number('maxConcurrency'),
         }
       : undefined;
+  // -c namePrefix=alice: stacks alice-LifecycleLogger…, functions
+  // alice-lifecycle-demo…
+  const prefix = namePrefix(context('namePrefix'));
+  const stackName = (id: string) => (prefix ? `${prefix}${id}` : undefined);
   const common = {
+    namePrefix: context('namePrefix'),
     architecture: context('architecture') === 'arm64' ? ('arm64' as const) : ('x86_64' as const),
     memorySize: number('memorySize'),
     timeout: number('timeout'),
@@ -36,19 +42,19 @@ export function buildApp(props: AppProps = {}) {
   const stacks = {
     lifecycleLogger: new LifecycleLoggerStack(app, 'LifecycleLogger', {
       ...common,
-      functionName: context('lifecycleLoggerFunctionName'),
+      stackName: stackName('LifecycleLogger'),
       workMs: number('workMs'),
     }),
     s3LogShipper: new S3LogShipperStack(app, 'S3LogShipper', {
       ...common,
-      functionName: context('s3LogShipperFunctionName'),
+      stackName: stackName('S3LogShipper'),
       keyPrefix: context('keyPrefix'),
       expireAfterDays: number('expireAfterDays'),
       disableCloudWatchLogs: String(context('disableCloudWatchLogs')) === 'true',
     }),
     appConfigReader: new AppConfigReaderStack(app, 'AppConfigReader', {
       ...common,
-      functionName: context('appConfigReaderFunctionName'),
+      stackName: stackName('AppConfigReader'),
       logLevel: context('logLevel'),
     }),
   };

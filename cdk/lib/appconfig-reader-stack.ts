@@ -1,7 +1,7 @@
 // The AppConfig reader (a lambda_runtime function) with the AWS AppConfig
 // agent layer, and the AppConfig application, environment, profile, hosted
 // version, strategy and deployment it reads.
-import { CfnOutput, CfnParameter, Stack, StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, CfnParameter, Fn, Stack, StackProps } from 'aws-cdk-lib';
 import * as appconfig from 'aws-cdk-lib/aws-appconfig';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -31,8 +31,21 @@ export class AppConfigReaderStack extends Stack {
       description:
         'See "Available versions of the AWS AppConfig Agent Lambda extension" in the AWS AppConfig User Guide.',
     });
+    // This region's layer of this architecture, whatever ARN was given: from
+    // it only the publisher's account and the version are taken. Another
+    // architecture's layer cannot be named, and another region's ARN names
+    // a layer version that does not exist here, which fails the deploy
+    // instead of the function's Init.
+    const given = Fn.split(':', agentLayerArn.valueAsString, 8);
+    const agentLayerName =
+      s.architecture === lambda.Architecture.ARM_64
+        ? 'AWS-AppConfig-Extension-Arm64'
+        : 'AWS-AppConfig-Extension';
+    const agentLayer = `arn:${Aws.PARTITION}:lambda:${Aws.REGION}:${Fn.select(4, given)}:layer:${agentLayerName}:${Fn.select(7, given)}`;
     const names = {
-      application: props.applicationName ?? 'DemoExtensionApplication',
+      // The agent finds the application by name: two of one name in a
+      // region would be ambiguous.
+      application: `${s.prefix}${props.applicationName ?? 'DemoExtensionApplication'}`,
       environment: props.environmentName ?? 'Production',
       profile: props.profileName ?? 'LoggingLevel',
     };
@@ -40,11 +53,16 @@ export class AppConfigReaderStack extends Stack {
     const env = new appconfig.CfnEnvironment(this, 'Environment', {
       applicationId: app.ref,
       name: names.environment,
+      // Where an account turns AppConfig's deletion protection on, a
+      // recently read environment or profile could not be deleted for an
+      // hour: this demo stack's deletion goes ahead.
+      deletionProtectionCheck: 'BYPASS',
     });
     const profile = new appconfig.CfnConfigurationProfile(this, 'Profile', {
       applicationId: app.ref,
       name: names.profile,
       locationUri: 'hosted',
+      deletionProtectionCheck: 'BYPASS',
     });
     const version = new appconfig.CfnHostedConfigurationVersion(this, 'LevelVersion', {
       applicationId: app.ref,
@@ -69,9 +87,7 @@ export class AppConfigReaderStack extends Stack {
     const fn = exampleFunction(this, s, {
       binaryName: 'appconfig-reader',
       cargoPackage: 'appconfig-reader',
-      layers: [
-        lambda.LayerVersion.fromLayerVersionArn(this, 'AppConfigAgent', agentLayerArn.valueAsString),
-      ],
+      layers: [lambda.LayerVersion.fromLayerVersionArn(this, 'AppConfigAgent', agentLayer)],
       environment: {
         APPCONFIG_PROFILE: `${names.application}/${names.environment}/${names.profile}/LogLevel`,
       },

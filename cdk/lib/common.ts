@@ -16,7 +16,12 @@ const MANIFEST = path.join(__dirname, '..', '..', 'Cargo.toml');
 export interface ExampleProps {
   /** x86_64 (default) or arm64: the function and its layer always match. */
   readonly architecture?: 'x86_64' | 'arm64';
-  readonly functionName?: string;
+  /**
+   * Starts every name the stack gives (and the stack's own), so that
+   * deployments with different prefixes share an account and a region: in
+   * a workshop, each attendee's own. Empty or absent keeps the plain names.
+   */
+  readonly namePrefix?: string;
   readonly memorySize?: number;
   /** Seconds. */
   readonly timeout?: number;
@@ -42,8 +47,23 @@ export interface ManagedInstancesProps {
 /** The smallest memory size of a function on Managed Instances, in MB. */
 export const MANAGED_INSTANCES_MIN_MEMORY = 2048;
 
+/** The prefixes the three tools accept: the same pattern in each. */
+export const NAME_PREFIX = /^([a-z]([a-z0-9-]{0,14}[a-z0-9])?)?$/;
+
+/** "" or "alice-": what starts every name of a deployment. */
+export function namePrefix(prefix: string | undefined): string {
+  if (!NAME_PREFIX.test(prefix ?? '')) {
+    throw new Error(
+      `namePrefix ${JSON.stringify(prefix)} must be empty or 1 to 16 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen, such as alice or team-3`,
+    );
+  }
+  return prefix ? `${prefix}-` : '';
+}
+
 export interface Settings {
   readonly architecture: lambda.Architecture;
+  /** "" or "alice-". */
+  readonly prefix: string;
   readonly functionName: string;
   readonly memorySize: number;
   readonly timeout: Duration;
@@ -69,11 +89,17 @@ function bundling(s: Settings, cargoPackage: string) {
   };
 }
 
-/** The defaults are the same as the SAM and Terraform stacks'. */
-export function settings(scope: Construct, props: ExampleProps, defaultName: string): Settings {
+/**
+ * The defaults are the same as the SAM and Terraform stacks'. The function
+ * and its log group are named from the prefix; the role, the bucket and the
+ * layer are left to CloudFormation, which makes their names unique to the
+ * stack.
+ */
+export function settings(scope: Construct, props: ExampleProps, name: string): Settings {
   const architecture =
     props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
-  const functionName = props.functionName ?? defaultName;
+  const prefix = namePrefix(props.namePrefix);
+  const functionName = `${prefix}${name}`;
   const logGroup = new logs.LogGroup(scope, 'LogGroup', {
     logGroupName: `/aws/lambda/${functionName}`,
     retention: (props.logRetentionDays ?? 14) as logs.RetentionDays,
@@ -101,6 +127,7 @@ export function settings(scope: Construct, props: ExampleProps, defaultName: str
       : 'x86_64-unknown-linux-gnu.2.26';
   return {
     architecture,
+    prefix,
     functionName,
     memorySize,
     timeout: Duration.seconds(props.timeout ?? 10),

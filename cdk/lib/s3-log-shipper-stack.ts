@@ -85,6 +85,16 @@ export class S3LogShipperStack extends Stack {
         }),
       );
     }
+    // Teardown in the stack's own order: the function first (its
+    // environments shut down, and the shipper uploads what it held at
+    // SHUTDOWN), then the bucket is emptied, then removed. Emptying it while
+    // the function still exists could be refilled, and the bucket's
+    // deletion would fail.
+    const autoDelete = bucket.node.tryFindChild('AutoDeleteObjectsCustomResource');
+    if (!autoDelete) {
+      throw new Error('the bucket has no auto-delete custom resource: is autoDeleteObjects still set?');
+    }
+    autoDelete.node.addDependency(fn);
     new CfnOutput(this, 'FunctionName', { value: fn.functionName });
     new CfnOutput(this, 'BucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'InvokeCommand', {

@@ -160,7 +160,6 @@ test('the AppConfig agent layer is a required parameter, checked by pattern', ()
   const pattern = new RegExp(parameter.AllowedPattern);
   assert.ok(pattern.test('arn:aws:lambda:eu-west-1:434848589818:layer:AWS-AppConfig-Extension-Arm64:43'));
   assert.ok(!pattern.test('arn:aws:lambda:eu-west-1:123456789012:layer:my-layer:1'));
-  assert.deepEqual(functionOf(t).Layers, [{ Ref: 'AppConfigAgentLayerArn' }]);
   for (const type of ['Application', 'Environment', 'ConfigurationProfile', 'HostedConfigurationVersion',
     'DeploymentStrategy', 'Deployment']) {
     t.resourceCountIs(`AWS::AppConfig::${type}`, 1);
@@ -172,22 +171,107 @@ test('cdk-nag finds nothing that is not acknowledged with a reason', () => {
   assert.doesNotThrow(() => app.synth());
 });
 
-test('context values set names, sizing and retention', () => {
+test('context values set sizing and retention', () => {
   const { stacks, template } = synth({
-    s3LogShipperFunctionName: 'my-shipper',
     memorySize: '256',
     timeout: '20',
     logRetentionDays: '30',
   });
   const t = template(stacks.s3LogShipper);
   const fn = functionOf(t);
-  assert.equal(fn.FunctionName, 'my-shipper');
   assert.equal(fn.MemorySize, 256);
   assert.equal(fn.Timeout, 20);
-  t.hasResourceProperties('AWS::Logs::LogGroup', {
-    LogGroupName: '/aws/lambda/my-shipper',
-    RetentionInDays: 30,
-  });
+  t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+});
+
+/** Every name a stack gives: its own, and its resources' name properties. */
+function namesOf(stack: Stack, t: Template): string[] {
+  const names = [stack.stackName];
+  // An AppConfig environment's or profile's name is the application's own
+  // business; the application and the strategy have names of the region.
+  const named = ['AWS::AppConfig::Application', 'AWS::AppConfig::DeploymentStrategy'];
+  for (const resource of Object.values(t.toJSON().Resources) as { Type: string; Properties?: Record<string, unknown> }[]) {
+    for (const key of ['FunctionName', 'LogGroupName', 'RoleName', 'BucketName', 'LayerName', 'Name']) {
+      if (key === 'Name' && !named.includes(resource.Type)) continue;
+      const value = resource.Properties?.[key];
+      if (typeof value === 'string') names.push(value);
+    }
+  }
+  return names;
+}
+
+test('a name prefix starts every name, and two prefixes share none', () => {
+  const alice = synth({ namePrefix: 'alice' });
+  const bob = synth({ namePrefix: 'bob' });
+  for (const key of Object.keys(alice.stacks) as (keyof typeof alice.stacks)[]) {
+    const aliceNames = namesOf(alice.stacks[key], alice.template(alice.stacks[key]));
+    const bobNames = namesOf(bob.stacks[key], bob.template(bob.stacks[key]));
+    for (const name of aliceNames) assert.match(name, /alice-/, `${key}: ${name}`);
+    assert.deepEqual(aliceNames.filter((name) => bobNames.includes(name)), [], key);
+  }
+  assert.equal(alice.stacks.s3LogShipper.stackName, 'alice-S3LogShipper');
+  assert.equal(functionOf(alice.template(alice.stacks.s3LogShipper)).FunctionName, 'alice-log-shipper-demo');
+  const reader = functionOf(alice.template(alice.stacks.appConfigReader));
+  assert.match(reader.Environment.Variables.APPCONFIG_PROFILE, /^alice-DemoExtensionApplication\//);
+});
+
+test('account-wide and global names are left to CloudFormation', () => {
+  // IAM role names are account-wide and bucket names global: generated
+  // names are unique to the stack, so one prefix in two regions never clashes.
+  const { stacks, template } = synth({ namePrefix: 'alice' });
+  for (const stack of Object.values(stacks)) {
+    const t = template(stack);
+    for (const role of Object.values(t.findResources('AWS::IAM::Role'))) {
+      assert.equal(role.Properties.RoleName, undefined);
+    }
+    for (const bucket of Object.values(t.findResources('AWS::S3::Bucket'))) {
+      assert.equal(bucket.Properties.BucketName, undefined);
+    }
+  }
+});
+
+test('a name prefix that would break a name is refused', () => {
+  for (const namePrefix of ['Alice', 'alice_', 'alice-', '-alice', 'a-very-long-prefix-indeed']) {
+    assert.throws(() => synth({ namePrefix }), /namePrefix .* must be empty or 1 to 16 lowercase/, namePrefix);
+  }
+});
+
+test('the bucket is emptied only after the function is gone', () => {
+  // The shipper uploads what it holds at SHUTDOWN, which deleting the
+  // function triggers: emptying the bucket first could see it refilled.
+  const { stacks, template } = synth();
+  const t = template(stacks.s3LogShipper);
+  const [functionId] = Object.keys(
+    t.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'provided.al2023' } }),
+  );
+  const autoDelete = Object.values(t.findResources('Custom::S3AutoDeleteObjects'));
+  assert.equal(autoDelete.length, 1);
+  assert.ok(autoDelete[0].DependsOn.includes(functionId), JSON.stringify(autoDelete[0].DependsOn));
+});
+
+test("the agent layer is this region's and this architecture's", () => {
+  for (const [architecture, name] of [
+    ['x86_64', 'AWS-AppConfig-Extension'],
+    ['arm64', 'AWS-AppConfig-Extension-Arm64'],
+  ]) {
+    const { stacks, template } = synth({ architecture });
+    const t = template(stacks.appConfigReader);
+    const [layer] = functionOf(t).Layers;
+    const parts = JSON.stringify(layer);
+    assert.ok(parts.includes(`:layer:${name}:`), parts);
+    assert.ok(parts.includes('{"Ref":"AWS::Region"}'), parts);
+    assert.ok(parts.includes('{"Ref":"AWS::Partition"}'), parts);
+    // From the given ARN, only the publisher's account and the version.
+    assert.ok(parts.includes('{"Fn::Select":[4,{"Fn::Split":[":",{"Ref":"AppConfigAgentLayerArn"}]}]}'), parts);
+    assert.ok(parts.includes('{"Fn::Select":[7,{"Fn::Split":[":",{"Ref":"AppConfigAgentLayerArn"}]}]}'), parts);
+  }
+});
+
+test("AppConfig's deletion protection does not hold the stack", () => {
+  const { stacks, template } = synth();
+  const t = template(stacks.appConfigReader);
+  t.hasResourceProperties('AWS::AppConfig::Environment', { DeletionProtectionCheck: 'BYPASS' });
+  t.hasResourceProperties('AWS::AppConfig::ConfigurationProfile', { DeletionProtectionCheck: 'BYPASS' });
 });
 
 test('Managed Instances are off by default', () => {
