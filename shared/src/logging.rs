@@ -8,10 +8,13 @@
 use std::fmt;
 
 use tracing::{Event, Subscriber};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt as layer_fmt, reload};
 
 /// The output format chosen by `AWS_LAMBDA_LOG_FORMAT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +77,17 @@ pub fn init_adjustable() -> LevelControl {
 }
 
 /// Replaces the installed subscriber's filter.
-type Reload = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+type Reload = Box<dyn Fn(Targets) -> Result<(), String> + Send + Sync>;
+
+/// A directive such as `debug` or `warn,my_crate=trace` as a filter.
+/// `Targets` takes the `target=level` directives of `RUST_LOG`, without
+/// `EnvFilter`'s span and field matching, which would link a regex engine
+/// (a megabyte) into every extension for nothing they use.
+fn parse(directive: &str) -> Result<Targets, String> {
+    directive
+        .parse::<Targets>()
+        .map_err(|e| format!("{directive:?} is not a log level: {e}"))
+}
 
 /// Changes the level of the subscriber [`init_adjustable`] installed.
 pub struct LevelControl {
@@ -84,8 +97,7 @@ pub struct LevelControl {
 impl LevelControl {
     /// Sets a filter directive such as `debug` or `warn`.
     pub fn set(&self, directive: &str) -> Result<(), String> {
-        let filter = EnvFilter::try_new(directive)
-            .map_err(|e| format!("{directive:?} is not a log level: {e}"))?;
+        let filter = parse(directive)?;
         match &self.reload {
             Some(reload) => reload(filter),
             None => Err("the log level is fixed: install logging with init_adjustable".into()),
@@ -99,33 +111,23 @@ fn install(adjustable: bool) -> LevelControl {
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
         std::env::var("RUST_LOG").ok().as_deref(),
     );
-    let filter = EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let filter =
+        parse(&directive).unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
+    let (filter, handle) = reload::Layer::new(filter);
+    let registry = tracing_subscriber::registry().with(filter);
+    let layer = layer_fmt::layer()
         .with_ansi(false)
         .with_target(false)
         .with_writer(std::io::stdout);
-    // The two formats are different types, and so are their reload handles.
-    macro_rules! finish {
-        ($builder:expr) => {{
-            if adjustable {
-                let builder = $builder.with_filter_reloading();
-                let handle = builder.reload_handle();
-                builder.init();
-                LevelControl {
-                    reload: Some(Box::new(move |filter| {
-                        handle.reload(filter).map_err(|e| e.to_string())
-                    })),
-                }
-            } else {
-                $builder.init();
-                LevelControl { reload: None }
-            }
-        }};
-    }
+    // The two formats are different types; the filter's handle is one.
     match format {
-        LogFormat::Json => finish!(builder.json().flatten_event(true)),
-        LogFormat::Text => finish!(builder.event_format(TextLine)),
+        LogFormat::Json => registry.with(layer.json().flatten_event(true)).init(),
+        LogFormat::Text => registry.with(layer.event_format(TextLine)).init(),
+    }
+    LevelControl {
+        reload: adjustable.then(|| -> Reload {
+            Box::new(move |filter| handle.reload(filter).map_err(|e| e.to_string()))
+        }),
     }
 }
 
@@ -145,5 +147,16 @@ mod tests {
         assert_eq!(LogFormat::from_env_value(Some("JSON")), LogFormat::Json);
         assert_eq!(LogFormat::from_env_value(Some("Text")), LogFormat::Text);
         assert_eq!(LogFormat::from_env_value(None), LogFormat::Text);
+    }
+
+    #[test]
+    fn directives_parse_as_rust_log_does_and_bad_ones_say_so() {
+        assert!(parse("debug").is_ok());
+        assert!(parse("warn,appconfig_reader=trace").is_ok());
+        let error = parse("shipper=loud").unwrap_err();
+        assert!(
+            error.starts_with("\"shipper=loud\" is not a log level"),
+            "{error}"
+        );
     }
 }
