@@ -10,7 +10,7 @@ use std::convert::Infallible;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -24,6 +24,11 @@ use crate::shipper::Handle;
 /// plus the envelope.
 const MAX_DELIVERY_BYTES: usize = 4 << 20;
 
+/// How much of a delivery hyper reads ahead before handing it over: each
+/// piece is copied out and freed at once (see `read_body`), so a small
+/// buffer costs a few more reads and saves the function the rest.
+const READ_BUFFER_BYTES: usize = 64 << 10;
+
 /// Accepts deliveries until the process ends.
 pub async fn serve(listener: TcpListener, handle: Handle) {
     loop {
@@ -35,6 +40,7 @@ pub async fn serve(listener: TcpListener, handle: Handle) {
         tokio::spawn(async move {
             let service = service_fn(move |request| receive(handle.clone(), request));
             let _ = hyper::server::conn::http1::Builder::new()
+                .max_buf_size(READ_BUFFER_BYTES)
                 .serve_connection(TokioIo::new(socket), service)
                 .await;
         });
@@ -51,11 +57,8 @@ async fn receive(
             "deliveries are POST requests",
         ));
     }
-    let body = match Limited::new(request.into_body(), MAX_DELIVERY_BYTES)
-        .collect()
-        .await
-    {
-        Ok(body) => body.to_bytes(),
+    let body = match read_body(request.into_body()).await {
+        Ok(body) => body,
         Err(error) => {
             warn!("could not read a delivery: {error}");
             return Ok(answer(
@@ -64,7 +67,7 @@ async fn receive(
             ));
         }
     };
-    match records::parse(&body) {
+    match records::parse(body) {
         Ok(batch) => {
             handle.deliver(batch).await;
             Ok(answer(StatusCode::OK, "OK"))
@@ -76,6 +79,21 @@ async fn receive(
             Ok(answer(StatusCode::BAD_REQUEST, &message))
         }
     }
+}
+
+/// The whole body in one buffer of its announced size: the pieces are
+/// copied in as they arrive instead of being kept until the end and then
+/// joined, which would hold the delivery twice.
+async fn read_body(body: Incoming) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+    let announced = body.size_hint().lower() as usize;
+    let mut body = Limited::new(body, MAX_DELIVERY_BYTES);
+    let mut bytes = Vec::with_capacity(announced.min(MAX_DELIVERY_BYTES));
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(bytes)
 }
 
 fn answer(status: StatusCode, text: &str) -> Response<Full<Bytes>> {

@@ -35,6 +35,7 @@ use crate::shipper::Shipper;
 // memory.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
+    give_back_freed_buffers();
     shared::logging::init();
     let env = Env::process();
     // On Lambda Managed Instances an extension may register for SHUTDOWN
@@ -134,6 +135,22 @@ async fn main() -> Result<(), Error> {
         tokio::spawn(timer_lifecycle.flush_on_timer());
     }
     registered.run().await
+}
+
+/// glibc's malloc raises its mmap threshold each time a large block is
+/// freed, so later deliveries and objects come from the heap, whose pages
+/// stay with the process once freed: the function would pay for the largest
+/// flush for the rest of the environment's life. A fixed threshold keeps
+/// every block of 128 KiB or more in a mapping of its own, given back when
+/// freed; one arena, as one thread allocates.
+fn give_back_freed_buffers() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only changes malloc's settings; it is called before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
 }
 
 /// Registers only to report why Init cannot go on, then exits: the platform

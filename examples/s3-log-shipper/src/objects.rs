@@ -102,7 +102,13 @@ impl Pending {
             return;
         }
         let open = &mut self.open;
-        open.ndjson.extend_from_slice(&batch.ndjson);
+        // The first batch's buffer becomes the object's: a delivery as
+        // large as an object is sealed without ever being copied.
+        if open.ndjson.is_empty() {
+            open.ndjson = batch.ndjson;
+        } else {
+            open.ndjson.extend_from_slice(&batch.ndjson);
+        }
         open.records += batch.records;
         if open.first_time.is_none() {
             open.first_time = batch.first_time;

@@ -7,6 +7,8 @@
 //! flush policy that an invoke's logs are complete, and
 //! `platform.logsDropped`, which counts what the platform had to drop.
 
+use std::ops::Range;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -46,51 +48,71 @@ struct LogsDropped {
 }
 
 /// Parses a delivery: the body must be a JSON array (that is the whole
-/// contract of both APIs); its elements may be anything.
-pub fn parse(body: &[u8]) -> Result<Batch, serde_json::Error> {
-    let items: Vec<&RawValue> = serde_json::from_slice(body)?;
-    let mut batch = Batch {
-        ndjson: Vec::with_capacity(body.len()),
-        ..Batch::default()
+/// contract of both APIs); its elements may be anything. The lines are
+/// written over the body itself, so a delivery is held in memory once: a
+/// record's line is never longer than the record plus the comma after it.
+pub fn parse(mut body: Vec<u8>) -> Result<Batch, serde_json::Error> {
+    let mut batch = Batch::default();
+    let spans: Vec<Range<usize>> = {
+        let items: Vec<&RawValue> = serde_json::from_slice(&body)?;
+        let start = body.as_ptr() as usize;
+        items
+            .iter()
+            .map(|item| {
+                look_into(&mut batch, item);
+                // A `RawValue` from a slice borrows its text from the slice.
+                let at = item.get().as_ptr() as usize - start;
+                at..at + item.get().len()
+            })
+            .collect()
     };
-    for item in items {
-        append_line(&mut batch.ndjson, item);
+    let mut written = 0;
+    for span in spans {
+        written = write_line(&mut body, span, written);
         batch.records += 1;
-        // Anything that is not an object with a `type` is stored and not
-        // looked at further.
-        let Ok(head) = serde_json::from_str::<Head>(item.get()) else {
-            continue;
-        };
-        if batch.first_time.is_none() {
-            batch.first_time = head.time.map(|t| t.into_owned());
-        }
-        match (head.kind.as_deref(), head.record) {
-            (Some("platform.runtimeDone"), Some(record)) => {
-                if let Ok(done) = serde_json::from_str::<RuntimeDone>(record.get()) {
-                    batch.runtime_done.push(done.request_id);
-                }
-            }
-            (Some("platform.logsDropped"), Some(record)) => {
-                if let Ok(dropped) = serde_json::from_str::<LogsDropped>(record.get()) {
-                    batch.platform_dropped += dropped.dropped_records;
-                }
-            }
-            _ => {}
-        }
     }
+    body.truncate(written);
+    batch.ndjson = body;
     Ok(batch)
 }
 
-/// One record as one line. JSON strings cannot hold a raw line break, so a
-/// line break in the text is whitespace between tokens: only then is the
-/// whitespace outside strings removed, keeping everything else (key order
-/// included) as the platform sent it.
-fn append_line(out: &mut Vec<u8>, item: &RawValue) {
-    let text = item.get().as_bytes();
-    if text.iter().any(|&b| b == b'\n' || b == b'\r') {
+/// Reads what the flush policy and the counters need from one record.
+fn look_into(batch: &mut Batch, item: &RawValue) {
+    // Anything that is not an object with a `type` is stored and not
+    // looked at further.
+    let Ok(head) = serde_json::from_str::<Head>(item.get()) else {
+        return;
+    };
+    if batch.first_time.is_none() {
+        batch.first_time = head.time.map(|t| t.into_owned());
+    }
+    match (head.kind.as_deref(), head.record) {
+        (Some("platform.runtimeDone"), Some(record)) => {
+            if let Ok(done) = serde_json::from_str::<RuntimeDone>(record.get()) {
+                batch.runtime_done.push(done.request_id);
+            }
+        }
+        (Some("platform.logsDropped"), Some(record)) => {
+            if let Ok(dropped) = serde_json::from_str::<LogsDropped>(record.get()) {
+                batch.platform_dropped += dropped.dropped_records;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Writes the record at `span` as one line at `at`, which is never past the
+/// span's start, and returns where the next line goes. JSON strings cannot
+/// hold a raw line break, so a line break in the text is whitespace between
+/// tokens: only then is the whitespace outside strings removed, keeping
+/// everything else (key order included) as the platform sent it.
+fn write_line(buf: &mut [u8], span: Range<usize>, at: usize) -> usize {
+    let mut next = at;
+    if buf[span.clone()].iter().any(|&b| b == b'\n' || b == b'\r') {
         let (mut in_string, mut escaped) = (false, false);
-        for &b in text {
-            if in_string {
+        for from in span {
+            let b = buf[from];
+            let keep = if in_string {
                 if escaped {
                     escaped = false;
                 } else if b == b'\\' {
@@ -98,16 +120,26 @@ fn append_line(out: &mut Vec<u8>, item: &RawValue) {
                 } else if b == b'"' {
                     in_string = false;
                 }
-                out.push(b);
-            } else if !b.is_ascii_whitespace() {
+                true
+            } else if b.is_ascii_whitespace() {
+                false
+            } else {
                 in_string = b == b'"';
-                out.push(b);
+                true
+            };
+            if keep {
+                buf[next] = b;
+                next += 1;
             }
         }
     } else {
-        out.extend_from_slice(text);
+        let len = span.len();
+        buf.copy_within(span, at);
+        next += len;
     }
-    out.push(b'\n');
+    // The comma or bracket after the record is there to take the break.
+    buf[next] = b'\n';
+    next + 1
 }
 
 #[cfg(test)]
@@ -126,7 +158,7 @@ mod tests {
             {"time":"2026-01-15T12:00:00.005Z","type":"platform.logsDropped","record":{"reason":"slow","droppedRecords":7,"droppedBytes":700}},
             42
         ]"#;
-        let batch = parse(body).unwrap();
+        let batch = parse(body.to_vec()).unwrap();
         let text = String::from_utf8(batch.ndjson).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 6);
@@ -153,8 +185,21 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_a_json_array_is_an_error() {
-        assert!(parse(b"{\"type\":\"function\"}").is_err());
-        assert!(parse(b"[{\"type\":").is_err());
-        assert_eq!(parse(b"[]").unwrap().records, 0);
+        assert!(parse(b"{\"type\":\"function\"}".to_vec()).is_err());
+        assert!(parse(b"[{\"type\":".to_vec()).is_err());
+        assert_eq!(parse(b"[]".to_vec()).unwrap().records, 0);
+    }
+
+    #[test]
+    fn lines_written_over_a_tightly_packed_body_keep_every_byte() {
+        // No whitespace between records: each line takes exactly the room
+        // of its record and the comma after it.
+        let body = b"[{\"a\":\n1,\"s\":\"x y\"},\"two\",3,{\"b\":\"\\\"\"}]".to_vec();
+        let batch = parse(body).unwrap();
+        assert_eq!(batch.records, 4);
+        assert_eq!(
+            String::from_utf8(batch.ndjson).unwrap(),
+            "{\"a\":1,\"s\":\"x y\"}\n\"two\"\n3\n{\"b\":\"\\\"\"}\n"
+        );
     }
 }

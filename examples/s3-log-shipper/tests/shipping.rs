@@ -212,3 +212,59 @@ async fn with_snapstart_the_restores_records_reach_s3_with_the_endpoints_credent
         assert_eq!(shipped, 2, "{kind}");
     }
 }
+
+/// One raw delivery to the listener: its status code.
+async fn deliver(port: u16, body: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: sandbox.localdomain\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    // A listener that refuses a body may answer and close before reading it all.
+    let _ = socket.write_all(body).await;
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"))
+}
+
+#[tokio::test]
+async fn deliveries_are_checked_on_the_wire_and_a_good_one_is_shipped_as_sent() {
+    let (_package, mut config) = setup(&[]);
+    // Frozen processes answer nobody: keep the listener running between invokes.
+    config.freeze = false;
+    let port: u16 = config
+        .env
+        .iter()
+        .find(|(k, _)| k == "SHIPPER_LISTENER_PORT")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let env = Environment::start(config.clone()).await.unwrap();
+    assert_eq!(deliver(port, b"{\"not\":\"an array\"}").await, 400);
+    assert_eq!(deliver(port, &vec![b' '; (4 << 20) + 1]).await, 413);
+    let sent = br#"[ {"time":"2026-01-15T12:00:00.001Z","type":"function","record":"raw delivery one"},
+        {"time":"2026-01-15T12:00:00.002Z","type":"function","record":{"message":"raw delivery two"}} ]"#;
+    assert_eq!(deliver(port, sent).await, 200);
+    env.shutdown().await;
+    let shipped: Vec<serde_json::Value> = records(&config)
+        .into_iter()
+        .filter(|r| r.to_string().contains("raw delivery"))
+        .collect();
+    assert_eq!(
+        shipped,
+        vec![
+            serde_json::json!({"time":"2026-01-15T12:00:00.001Z","type":"function","record":"raw delivery one"}),
+            serde_json::json!({"time":"2026-01-15T12:00:00.002Z","type":"function","record":{"message":"raw delivery two"}}),
+        ]
+    );
+}
