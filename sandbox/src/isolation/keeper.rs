@@ -28,9 +28,13 @@ use nix::libc;
 use super::plan::Step;
 
 /// Commands the keeper understands: the signal it sends to every other
-/// process of the namespace (`kill(-1, …)` from init reaches them all),
-/// answered with the same byte once sent.
+/// process of the namespace (`kill(-1, …)` from init reaches them all).
+/// `END_ALL` is answered with the same byte once sent.
 pub const END_ALL: u8 = b'K';
+/// Freeze and thaw are not answered: they sit on every invoke's path, and
+/// the sandbox signals the runtime's and the extensions' groups itself. The
+/// keeper reaches what those started on their own a moment later, in the
+/// order the commands were sent, so the last one always wins.
 pub const STOP_ALL: u8 = b'S';
 pub const CONTINUE_ALL: u8 = b'C';
 /// Asks for a new TCP socket of the environment's network, answered with
@@ -191,6 +195,22 @@ impl Keeper {
             let mut done = 0u8;
             // SAFETY: a one-byte receive into a live buffer on an open socket.
             unsafe { libc::recv(socket.as_raw_fd(), (&mut done as *mut u8).cast(), 1, 0) };
+        }
+    }
+
+    /// Sends a command that has no answer (`STOP_ALL`, `CONTINUE_ALL`).
+    pub fn tell(&self, command: u8) {
+        if let Some(commands) = &self.commands {
+            let socket = commands.socket.lock().unwrap_or_else(|e| e.into_inner());
+            // SAFETY: a one-byte send from a live buffer to an open socket.
+            unsafe {
+                libc::send(
+                    socket.as_raw_fd(),
+                    [command].as_ptr().cast(),
+                    1,
+                    libc::MSG_NOSIGNAL,
+                )
+            };
         }
     }
 
@@ -512,7 +532,9 @@ unsafe fn keeper_main(prepared: &Prepared, report_fd: RawFd, commands: RawFd) ->
                     // Every signal is pending when kill returns: the
                     // answer tells the sandbox it may go on.
                     libc::kill(-1, signal);
-                    libc::send(0, [command].as_ptr().cast(), 1, libc::MSG_NOSIGNAL);
+                    if command == END_ALL {
+                        libc::send(0, [command].as_ptr().cast(), 1, libc::MSG_NOSIGNAL);
+                    }
                 }
                 n if n < 0 && errno() == libc::EINTR => {}
                 _ => libc::_exit(0),

@@ -219,11 +219,11 @@ impl Isolation {
 
     /// SIGSTOP to every process of the environment, daemons included.
     pub fn freeze(&self) {
-        self.keeper.command(keeper::STOP_ALL);
+        self.keeper.tell(keeper::STOP_ALL);
     }
 
     pub fn thaw(&self) {
-        self.keeper.command(keeper::CONTINUE_ALL);
+        self.keeper.tell(keeper::CONTINUE_ALL);
     }
 
     /// The environment's `/tmp`, as the sandbox can read it.
