@@ -1,12 +1,15 @@
 //! The sandbox's benchmark: invoke round trips through the Invoke API, Init
-//! durations, the examples' peak memory and start-up, binary sizes, and a
-//! soak of `lambda-sandbox serve` whose memory must stay flat.
+//! durations, the examples' peak memory and start-up, the sandbox side by
+//! side with `cargo lambda watch` and above a floor (`side_by_side`), binary
+//! sizes, and a soak of `lambda-sandbox serve` whose memory must stay flat.
 //!
 //! Run it with `scripts/bench`, which builds everything in release first.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+mod side_by_side;
 
 use lambda_sandbox::{Config, Environment, Package, invoke_api};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -190,9 +193,11 @@ async fn main() {
     let release = examples.parent().unwrap().to_path_buf();
     let echo = examples.join("echo_function");
     let noop = examples.join("noop_extension");
+    let floor = examples.join("runtime_api_floor");
     let bootstrap = release.join("bootstrap");
     let logger = release.join("lifecycle-logger");
-    for binary in [&echo, &noop, &bootstrap, &logger] {
+    let sandbox = release.join("lambda-sandbox");
+    for binary in [&echo, &noop, &floor, &bootstrap, &logger, &sandbox] {
         assert!(
             binary.exists(),
             "{} is missing: run scripts/bench",
@@ -201,7 +206,7 @@ async fn main() {
     }
 
     // `bench [--quick] [SECTION…]` runs only those sections: classic,
-    // managed-instances, soak, sizes; no section runs them all.
+    // side-by-side, managed-instances, soak, sizes; no section runs them all.
     let mut asked: Vec<String> = std::env::args().skip(1).collect();
     if let Some(at) = asked.iter().position(|a| a == "--quick") {
         asked.remove(at);
@@ -211,6 +216,15 @@ async fn main() {
     if wanted("classic") {
         classic(&echo, &noop, &bootstrap, &logger).await;
     }
+    if wanted("side-by-side") {
+        side_by_side::run(&side_by_side::Binaries {
+            echo: &echo,
+            noop: &noop,
+            floor: &floor,
+            sandbox: &sandbox,
+        })
+        .await;
+    }
     if wanted("managed-instances") {
         managed_instances(&[
             ("custom-runtime bootstrap", &bootstrap),
@@ -219,10 +233,10 @@ async fn main() {
         .await;
     }
     if wanted("soak") {
-        soak(&echo, &release.join("lambda-sandbox")).await;
+        soak(&echo, &sandbox).await;
     }
     if wanted("sizes") {
-        sizes(&[&bootstrap, &logger, &release.join("lambda-sandbox")]);
+        sizes(&[&bootstrap, &logger, &sandbox]);
     }
 }
 
