@@ -101,6 +101,14 @@ impl Pending {
         if batch.records == 0 {
             return;
         }
+        // A batch that would carry the object past its size starts the
+        // next one: objects stay within the size unless one delivery alone
+        // is larger, and no object's buffer grows to twice what it holds.
+        if !self.open.ndjson.is_empty()
+            && self.open.ndjson.len() + batch.ndjson.len() > self.object_bytes
+        {
+            self.seal();
+        }
         let open = &mut self.open;
         // The first batch's buffer becomes the object's: a delivery as
         // large as an object is sealed without ever being copied.
@@ -240,28 +248,36 @@ mod tests {
         );
         assert!(!pending.has_sealed(), "16 bytes stay open");
         pending.push(
-            batch(&["{\"a\":3}"; 4], "2026-01-15T09:05:04.000Z"),
+            batch(&["{\"a\":3}"; 3], "2026-01-15T09:05:04.000Z"),
             space(&semaphore, 100),
         );
-        assert!(pending.has_sealed(), "48 bytes seal the object");
-        assert_eq!(semaphore.available_permits(), 800);
+        assert!(pending.has_sealed(), "40 bytes reach the object's size");
         pending.push(
             batch(&["{\"b\":1}"], "2026-01-15T10:00:00.000Z"),
             space(&semaphore, 50),
         );
-        pending.seal();
-        assert_eq!(pending.records(), 7);
+        assert_eq!(semaphore.available_permits(), 750);
+        // 48 bytes would carry the open object past 40: they start the next.
+        pending.push(
+            batch(&["{\"c\":1}"; 6], "2026-01-15T11:00:00.000Z"),
+            space(&semaphore, 60),
+        );
+        assert_eq!(pending.records(), 12);
 
         let first = pending.next_sealed().unwrap();
-        assert_eq!(first.records, 6);
+        assert_eq!(first.records, 5);
         assert!(first.key.contains("20260115T090503042Z"), "{}", first.key);
-        assert_eq!(first.body.iter().filter(|&&b| b == b'\n').count(), 6);
+        assert_eq!(first.body.len(), 40);
         drop(pending.uploaded());
-        assert_eq!(semaphore.available_permits(), 950);
+        assert_eq!(semaphore.available_permits(), 890);
         let second = pending.uploaded().unwrap();
         assert!(second.key.ends_with("-000002.ndjson"), "{}", second.key);
         assert_eq!(&second.body[..], b"{\"b\":1}\n");
         drop(second);
+        // A batch larger than an object is an object of its own, whole.
+        let third = pending.uploaded().unwrap();
+        assert_eq!((third.records, third.body.len()), (6, 48));
+        drop(third);
         assert_eq!(semaphore.available_permits(), 1000);
         assert_eq!(pending.records(), 0);
     }
