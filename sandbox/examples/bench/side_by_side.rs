@@ -113,7 +113,7 @@ pub async fn run(binaries: &Binaries<'_>) {
         );
     }
     println!(
-        "\nPer invoke, lambda-sandbox waits for every INVOKE extension's next before the next event, freezes and thaws the processes, and keeps each log line as a record; cargo lambda watch passes the event to the function and the answer back."
+        "\nPer invoke, lambda-sandbox also waits for every INVOKE extension's next before the next event, freezes and thaws the processes, and keeps each log line as a record; cargo lambda watch does none of these (an extension still busy when an invoke comes is not sent that INVOKE)."
     );
 
     println!(
