@@ -167,17 +167,22 @@ fn listening_address(port: u16) -> Option<String> {
     })
 }
 
-#[tokio::test]
-async fn the_listener_takes_deliveries_on_loopback_only() {
-    let (_package, config) = setup(&[]);
-    let port: u16 = config
+/// The port `setup` gave the shipper's listener.
+fn listener_port(config: &lambda_sandbox::Config) -> u16 {
+    config
         .env
         .iter()
         .find(|(k, _)| k == "SHIPPER_LISTENER_PORT")
         .unwrap()
         .1
         .parse()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_listener_takes_deliveries_on_loopback_only() {
+    let (_package, config) = setup(&[]);
+    let port = listener_port(&config);
     let env = Environment::start(config.clone()).await.unwrap();
     // 127.0.0.1, in the kernel's little-endian hex: no other host can post
     // records into the bucket.
@@ -241,14 +246,7 @@ async fn deliveries_are_checked_on_the_wire_and_a_good_one_is_shipped_as_sent() 
     let (_package, mut config) = setup(&[]);
     // Frozen processes answer nobody: keep the listener running between invokes.
     config.freeze = false;
-    let port: u16 = config
-        .env
-        .iter()
-        .find(|(k, _)| k == "SHIPPER_LISTENER_PORT")
-        .unwrap()
-        .1
-        .parse()
-        .unwrap();
+    let port = listener_port(&config);
     let env = Environment::start(config.clone()).await.unwrap();
     assert_eq!(deliver(port, b"{\"not\":\"an array\"}").await, 400);
     assert_eq!(deliver(port, &vec![b' '; (4 << 20) + 1]).await, 413);

@@ -414,30 +414,14 @@ const FLOOD_LINES: usize = 1_000_000;
 async fn soak(echo: &Path, sandbox: &Path) {
     let package = Package::temporary("soak").unwrap();
     package.bootstrap(echo).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut child = tokio::process::Command::new(sandbox)
-        .args(["serve", "--timeout", "120", "--invoke-addr"])
-        .arg(addr.to_string())
-        .arg("--task-root")
-        .arg(package.task_root())
+    let addr = free_addr();
+    let mut child = serve(sandbox, addr, &package)
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let pid = child.id().unwrap();
-    let ready = Instant::now();
-    while TcpStream::connect(addr).await.is_err() {
-        assert!(
-            ready.elapsed() < Duration::from_secs(10),
-            "serve did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for(addr, Duration::from_secs(10)).await;
     println!(
         "\nsoak: lambda-sandbox serve (lambda_runtime echo), one keep-alive client; the sandbox's resident memory (VmRSS)\n"
     );
@@ -474,6 +458,38 @@ async fn soak(echo: &Path, sandbox: &Path) {
     )
     .unwrap();
     let _ = child.wait().await;
+}
+
+/// `lambda-sandbox serve` of `package`'s task root on `addr`, as a user runs it.
+fn serve(sandbox: &Path, addr: SocketAddr, package: &Package) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(sandbox);
+    command
+        .args(["serve", "--timeout", "120", "--invoke-addr"])
+        .arg(addr.to_string())
+        .arg("--task-root")
+        .arg(package.task_root());
+    command
+}
+
+/// A loopback address nothing listens on, for a server about to start.
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// Waits until a server listens on `addr`, for at most `limit`.
+async fn wait_for(addr: SocketAddr, limit: Duration) {
+    let started = Instant::now();
+    while TcpStream::connect(addr).await.is_err() {
+        assert!(
+            started.elapsed() < limit,
+            "nothing listens on {addr} after {} s",
+            limit.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 fn file_name(path: &Path) -> String {

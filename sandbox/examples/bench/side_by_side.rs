@@ -5,19 +5,19 @@
 //! process, and the targets take turns round by round, so a slow moment of
 //! the machine falls on all of them alike.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lambda_sandbox::{Config, Package};
-use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
-use crate::{Client, WARMUP, count, micros, percentile};
+use crate::{Client, WARMUP, count, free_addr, micros, percentile, serve, wait_for};
 
 const ROUNDS: usize = 3;
 const ROUND_INVOKES: usize = 2000;
+/// How long a target may take to listen: cargo lambda reads the workspace first.
+const START_LIMIT: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Copy, PartialEq)]
 enum Tool {
@@ -162,7 +162,7 @@ async fn start(
                 .arg(addr.to_string())
                 .arg(u8::from(extension).to_string());
             processes.push(spawn(floor));
-            wait_for(addr).await;
+            wait_for(addr, START_LIMIT).await;
             // The floor takes the address as Lambda gives it: host:port.
             processes.extend(function_processes(binaries, extension, &addr.to_string()));
             "floor".to_string()
@@ -173,20 +173,14 @@ async fn start(
             if extension {
                 built.extension("noop_extension", binaries.noop).unwrap();
             }
-            let mut sandbox = Command::new(binaries.sandbox);
-            sandbox
-                .args(["serve", "--timeout", "120", "--invoke-addr"])
-                .arg(addr.to_string())
-                .arg("--task-root")
-                .arg(built.task_root())
-                .arg("--opt")
-                .arg(built.layer());
+            let mut sandbox = serve(binaries.sandbox, addr, &built);
+            sandbox.arg("--opt").arg(built.layer());
             if !freeze {
                 sandbox.arg("--no-freeze");
             }
             processes.push(spawn(sandbox));
             package = Some(built);
-            wait_for(addr).await;
+            wait_for(addr, START_LIMIT).await;
             Config::default().function_name
         }
         Tool::CargoLambda => {
@@ -199,7 +193,7 @@ async fn start(
                 // It reads the workspace's Cargo.toml, though it builds nothing.
                 .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
             processes.push(spawn(watch));
-            wait_for(addr).await;
+            wait_for(addr, START_LIMIT).await;
             // Its Runtime API lives under /.rt, and its function is named `_`.
             let api = format!("http://{addr}/.rt");
             processes.extend(function_processes(binaries, extension, &api));
@@ -247,24 +241,6 @@ fn spawn(mut command: Command) -> Child {
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.as_std().get_program()))
-}
-
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-async fn wait_for(addr: SocketAddr) {
-    let started = Instant::now();
-    while TcpStream::connect(addr).await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "nothing listens on {addr} after 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// cargo-lambda as scripts/bench installs it (`.venv`), or on PATH.
