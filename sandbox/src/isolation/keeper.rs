@@ -201,16 +201,9 @@ impl Keeper {
     /// Sends a command that has no answer (`STOP_ALL`, `CONTINUE_ALL`).
     pub fn tell(&self, command: u8) {
         if let Some(commands) = &self.commands {
-            let socket = commands.socket.lock().unwrap_or_else(|e| e.into_inner());
-            // SAFETY: a one-byte send from a live buffer to an open socket.
-            unsafe {
-                libc::send(
-                    socket.as_raw_fd(),
-                    [command].as_ptr().cast(),
-                    1,
-                    libc::MSG_NOSIGNAL,
-                )
-            };
+            // Nothing to wait for, so the lock goes at once; a keeper that
+            // is gone has nothing left to act on.
+            drop(commands.send(command));
         }
     }
 
@@ -226,6 +219,13 @@ impl Commands {
     /// Sends `command` and waits until the keeper's answer can be read;
     /// the socket stays locked for the caller to read it.
     fn ask(&self, command: u8) -> std::io::Result<MutexGuard<'_, OwnedFd>> {
+        let socket = self.send(command)?;
+        wait_readable(&socket, "the environment's keeper did not answer in 10 s")?;
+        Ok(socket)
+    }
+
+    /// Sends `command`; the socket stays locked for an answer, if any.
+    fn send(&self, command: u8) -> std::io::Result<MutexGuard<'_, OwnedFd>> {
         let socket = self.socket.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: a one-byte send from a live buffer to an open socket.
         if unsafe {
@@ -239,7 +239,6 @@ impl Commands {
         {
             return Err(std::io::Error::last_os_error());
         }
-        wait_readable(&socket, "the environment's keeper did not answer in 10 s")?;
         Ok(socket)
     }
 
