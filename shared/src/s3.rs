@@ -22,6 +22,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::Region;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
+use crate::config::Env;
+
 pub use aws_sdk_s3::Client;
 
 /// How hard one call tries before the caller sees an error.
@@ -55,8 +57,10 @@ pub async fn client(policy: CallPolicy) -> Client {
         EnvironmentVariableCredentialsProvider::new(),
     )
     .or_else("Container", container);
-    let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let region = variable("AWS_REGION").or_else(|| variable("AWS_DEFAULT_REGION"));
+    let env = Env::process();
+    let region = env
+        .optional("AWS_REGION")
+        .or_else(|| env.optional("AWS_DEFAULT_REGION"));
     let mut config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(region.map(Region::new))
@@ -69,7 +73,9 @@ pub async fn client(policy: CallPolicy) -> Client {
                 .operation_attempt_timeout(policy.attempt_timeout)
                 .build(),
         );
-    if let Some(endpoint) = variable("AWS_ENDPOINT_URL_S3").or_else(|| variable("AWS_ENDPOINT_URL"))
+    if let Some(endpoint) = env
+        .optional("AWS_ENDPOINT_URL_S3")
+        .or_else(|| env.optional("AWS_ENDPOINT_URL"))
     {
         config = config.endpoint_url(endpoint);
     }
